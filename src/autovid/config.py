@@ -1,0 +1,116 @@
+"""One settings object for every entrypoint, read from the environment (design §6).
+
+The seed's variables keep their names (``S3_BUCKET_NAME``, ``LOG_LEVEL``, …); local settings use
+the ``AUTOVID_`` prefix. Bad values are refused at start-up, not at the first job.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from autovid.spec.models import SpecLimits
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    # --- from the seed -------------------------------------------------------------------------
+    s3_bucket_name: str | None = Field(None, validation_alias=_env("S3_BUCKET_NAME"))
+    aws_region: str = Field("us-east-1", validation_alias=AliasChoices("APP_AWS_REGION", "AWS_REGION"))
+    webhook_max_headers_size: int = Field(1024, ge=0, validation_alias=_env("WEBHOOK_MAX_HEADERS_SIZE"))
+    webhook_max_metadata_size: int = Field(1024, ge=0, validation_alias=_env("WEBHOOK_MAX_METADATA_SIZE"))
+    presigned_url_expiration_s: int = Field(
+        86_400, ge=1, le=604_800, validation_alias=_env("S3_PRESIGNED_URL_EXPIRATION")
+    )
+    jobs_ttl_s: int = Field(604_800, ge=60, validation_alias=_env("DYNAMODB_JOBS_TTL_SECONDS"))
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=_env("LOG_LEVEL")
+    )
+
+    # --- deployment ----------------------------------------------------------------------------
+    backend: Literal["embedded", "aws"] = Field("embedded", validation_alias=_env("AUTOVID_BACKEND"))
+    tts_engine: Literal["espeak", "polly"] | None = Field(
+        None,
+        validation_alias=_env("AUTOVID_TTS_ENGINE"),
+        description="default: espeak embedded, polly on AWS",
+    )
+    data_dir: Path = Field(Path("./autovid-data"), validation_alias=_env("AUTOVID_DATA_DIR"))
+    cache_dir: Path | None = Field(None, validation_alias=_env("AUTOVID_CACHE_DIR"))
+    host: str = Field("127.0.0.1", validation_alias=_env("AUTOVID_HOST"))
+    port: int = Field(8000, ge=0, le=65535, validation_alias=_env("AUTOVID_PORT"))
+    public_url: str | None = Field(
+        None, validation_alias=_env("AUTOVID_PUBLIC_URL"), description="base of signed output URLs"
+    )
+    workers: int | None = Field(None, ge=0, le=64, validation_alias=_env("AUTOVID_WORKERS"))
+    secret_key: SecretStr | None = Field(None, validation_alias=_env("AUTOVID_SECRET_KEY"))
+    webhook_secret: SecretStr | None = Field(None, validation_alias=_env("AUTOVID_WEBHOOK_SECRET"))
+
+    # --- jobs ----------------------------------------------------------------------------------
+    job_timeout_s: float = Field(840.0, gt=0, validation_alias=_env("AUTOVID_JOB_TIMEOUT"))
+    lease_s: float = Field(60.0, gt=0, validation_alias=_env("AUTOVID_LEASE_SECONDS"))
+    max_receives: int = Field(3, ge=1, le=100, validation_alias=_env("AUTOVID_MAX_RECEIVES"))
+    retry_base_delay_s: float = Field(5.0, ge=0, validation_alias=_env("AUTOVID_RETRY_BASE_DELAY"))
+    max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("AUTOVID_MAX_BODY_BYTES"))
+    max_upload_bytes: int = Field(2 * 1024**3, ge=1024, validation_alias=_env("AUTOVID_MAX_UPLOAD_BYTES"))
+
+    # --- fetching assets -----------------------------------------------------------------------
+    max_asset_bytes: int = Field(2 * 1024**3, ge=1024, validation_alias=_env("AUTOVID_MAX_ASSET_BYTES"))
+    fetch_timeout_s: float = Field(30.0, gt=0, validation_alias=_env("AUTOVID_FETCH_TIMEOUT"))
+    fetch_retries: int = Field(3, ge=0, le=10, validation_alias=_env("AUTOVID_FETCH_RETRIES"))
+    allow_private_urls: bool = Field(
+        False,
+        validation_alias=_env("AUTOVID_ALLOW_PRIVATE_URLS"),
+        description="development only: allow fetching from and posting to loopback/private addresses",
+    )
+    allow_http: bool = Field(
+        False,
+        validation_alias=_env("AUTOVID_ALLOW_HTTP"),
+        description="development only: allow plain http:// asset and webhook URLs",
+    )
+
+    # --- AWS -----------------------------------------------------------------------------------
+    aws_endpoint_url: str | None = Field(
+        None, validation_alias=_env("AUTOVID_AWS_ENDPOINT_URL"), description="a local emulator (moto)"
+    )
+    jobs_table_name: str | None = Field(None, validation_alias=_env("DYNAMODB_JOBS_TABLE_NAME"))
+    jobs_queue_url: str | None = Field(None, validation_alias=_env("SQS_JOBS_QUEUE_URL"))
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.backend == "aws":
+            missing = [
+                name
+                for name, value in (
+                    ("S3_BUCKET_NAME", self.s3_bucket_name),
+                    ("DYNAMODB_JOBS_TABLE_NAME", self.jobs_table_name),
+                    ("SQS_JOBS_QUEUE_URL", self.jobs_queue_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"AUTOVID_BACKEND=aws needs {', '.join(missing)}")
+        return self
+
+    @property
+    def speech_engine(self) -> str:
+        return self.tts_engine or ("polly" if self.backend == "aws" else "espeak")
+
+    @property
+    def speech_cache_dir(self) -> Path:
+        return self.cache_dir or (self.data_dir / "cache")
+
+    @property
+    def spec_limits(self) -> SpecLimits:
+        return SpecLimits(
+            webhook_max_headers_size=self.webhook_max_headers_size,
+            webhook_max_metadata_size=self.webhook_max_metadata_size,
+            allow_http_webhooks=self.allow_http,
+        )
