@@ -1,0 +1,3 @@
+from autovid.entrypoints.cli import app
+
+app()
