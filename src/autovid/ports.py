@@ -33,10 +33,17 @@ class JobStore(ABC):
 
     @abstractmethod
     def update(
-        self, job_id: str, changes: dict[str, Any], *, expect_status: Collection[JobStatus] | None = None
+        self,
+        job_id: str,
+        changes: dict[str, Any],
+        *,
+        expect_status: Collection[JobStatus] | None = None,
+        expect: dict[str, Any] | None = None,
     ) -> Job:
         """Apply ``changes`` (Job field names) atomically; raise ``ConflictError`` when the job's
-        status is not in ``expect_status`` and ``JobNotFoundError`` when there is no such job."""
+        status is not in ``expect_status`` or a field named in ``expect`` does not hold the given
+        value (e.g. ``{"claim_token": t}``), and ``JobNotFoundError`` when there is no such job.
+        ``updated_at`` is set to now unless ``changes`` sets it."""
 
     @abstractmethod
     def list(

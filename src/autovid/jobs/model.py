@@ -63,10 +63,20 @@ class Job:
     webhook_delivery: dict[str, Any] | None = None
     idempotency_key: str | None = None
     expires_at: int | None = None  # epoch seconds after which the record may be deleted (TTL)
+    # The worker that holds the job: a token it chose when it claimed the job and the moment its
+    # claim lapses unless renewed. A duplicate delivery never takes a job under a live claim.
+    claim_token: str | None = None
+    claim_expires_at: datetime | None = None
 
     @property
     def job_info(self) -> dict[str, Any] | None:
         return self.spec.get("jobInfo")
+
+    def claim_live(self, now: datetime | None = None) -> bool:
+        """True while a worker holds a claim on this job that has not lapsed."""
+        if self.status != JobStatus.PROCESSING or self.claim_expires_at is None:
+            return False
+        return self.claim_expires_at > (now or utcnow())
 
 
 def utcnow() -> datetime:
@@ -75,3 +85,77 @@ def utcnow() -> datetime:
 
 def isoformat(moment: datetime | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="microseconds") if moment else None
+
+
+def parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text).astimezone(UTC) if text else None
+
+
+def stage_rank(stage: str) -> int:
+    return STAGES.index(stage) if stage in STAGES else 0
+
+
+def job_to_record(job: Job) -> dict[str, Any]:
+    """The job as plain JSON values (ISO times, enum values): what stores persist."""
+    return {
+        "jobId": job.job_id,
+        "owner": job.owner,
+        "spec": job.spec,
+        "status": job.status.value,
+        "submittedAt": isoformat(job.submitted_at),
+        "updatedAt": isoformat(job.updated_at),
+        "startedAt": isoformat(job.started_at),
+        "completedAt": isoformat(job.completed_at),
+        "processingTime": job.processing_time_s,
+        "progress": {"stage": job.progress.stage, "percent": job.progress.percent},
+        "output": None
+        if job.output is None
+        else {
+            "key": job.output.key,
+            "duration": job.output.duration_s,
+            "size": job.output.size_bytes,
+            "s3Uri": job.output.s3_uri,
+        },
+        "error": job.error,
+        "attempts": job.attempts,
+        "cancelRequested": job.cancel_requested,
+        "webhookDelivery": job.webhook_delivery,
+        "idempotencyKey": job.idempotency_key,
+        "expiresAt": job.expires_at,
+        "claimToken": job.claim_token,
+        "claimExpiresAt": isoformat(job.claim_expires_at),
+    }
+
+
+def job_from_record(record: dict[str, Any]) -> Job:
+    """Inverse of ``job_to_record``."""
+    output = record.get("output")
+    progress = record.get("progress") or {}
+    return Job(
+        job_id=record["jobId"],
+        owner=record["owner"],
+        spec=record["spec"],
+        status=JobStatus(record["status"]),
+        submitted_at=parse_time(record["submittedAt"]) or utcnow(),
+        updated_at=parse_time(record["updatedAt"]) or utcnow(),
+        started_at=parse_time(record.get("startedAt")),
+        completed_at=parse_time(record.get("completedAt")),
+        processing_time_s=record.get("processingTime"),
+        progress=Progress(progress.get("stage", "queued"), float(progress.get("percent", 0.0))),
+        output=None
+        if output is None
+        else OutputInfo(
+            key=output["key"],
+            duration_s=float(output["duration"]),
+            size_bytes=int(output["size"]),
+            s3_uri=output.get("s3Uri"),
+        ),
+        error=record.get("error"),
+        attempts=int(record.get("attempts", 0)),
+        cancel_requested=bool(record.get("cancelRequested", False)),
+        webhook_delivery=record.get("webhookDelivery"),
+        idempotency_key=record.get("idempotencyKey"),
+        expires_at=record.get("expiresAt"),
+        claim_token=record.get("claimToken"),
+        claim_expires_at=parse_time(record.get("claimExpiresAt")),
+    )

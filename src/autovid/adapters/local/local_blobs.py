@@ -1,0 +1,128 @@
+"""Managed storage in a local folder (``assets/``, ``outputs/``) with signed download URLs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+from autovid.adapters.local.signing import Signer
+from autovid.errors import StorageError
+from autovid.ports import BlobStore
+
+_MAX_KEY_CHARS = 1024
+
+
+class LocalBlobStore(BlobStore):
+    """Keys are POSIX-style relative paths confined to ``root``; writes are atomic (temp + rename).
+
+    ``download_url`` gives ``{public_url}/files/{key}?expires=…&signature=…``: an HMAC over the key
+    and the expiry, checked by ``verify_download`` when the API serves ``/files/{key}``.
+    """
+
+    def __init__(
+        self, root: Path, signer: Signer, public_url: str, *, prefixes: Sequence[str] | None = None
+    ) -> None:
+        self.root = root.resolve()
+        self.prefixes = tuple(prefixes) if prefixes else None
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._signer = signer
+        self._public_url = public_url.rstrip("/")
+
+    # --- BlobStore -----------------------------------------------------------------------------
+
+    def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> None:
+        target = self.path_for(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+                shutil.copyfileobj(src, out, 1024 * 1024)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp_name, target)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+
+    def get_file(self, key: str, dest: Path) -> None:
+        source = self.path_for(key)
+        if not source.is_file():
+            raise StorageError(f"no file '{key}' in managed storage")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+
+    def exists(self, key: str) -> bool:
+        return self.path_for(key).is_file()
+
+    def size(self, key: str) -> int:
+        source = self.path_for(key)
+        if not source.is_file():
+            raise StorageError(f"no file '{key}' in managed storage")
+        return source.stat().st_size
+
+    def download_url(self, key: str, *, expires_s: int) -> tuple[str, datetime]:
+        self.path_for(key)  # refuses bad keys before signing them
+        expires = int(time.time()) + int(expires_s)
+        signature = self._signer.sign(_signed_text(key, expires))
+        url = f"{self._public_url}/files/{quote(key)}?expires={expires}&signature={signature}"
+        return url, datetime.fromtimestamp(expires, UTC)
+
+    def uri(self, key: str) -> str | None:
+        return None
+
+    # --- local only ----------------------------------------------------------------------------
+
+    def verify_download(self, key: str, expires: int | str, signature: str) -> Path:
+        """The file behind a signed URL; ``StorageError`` when the signature is wrong, the URL has
+        expired or the file is gone."""
+        try:
+            expires_at = int(expires)
+        except (TypeError, ValueError):
+            raise StorageError("download link is invalid: 'expires' must be an integer") from None
+        if not self._signer.verify(_signed_text(key, expires_at), signature or ""):
+            raise StorageError("download link is invalid: bad signature")
+        if expires_at < time.time():
+            raise StorageError("download link has expired")
+        path = self.path_for(key)
+        if not path.is_file():
+            raise StorageError(f"no file '{key}' in managed storage")
+        return path
+
+    def path_for(self, key: str) -> Path:
+        """The file a key names; ``StorageError`` for keys that could leave the root."""
+        check_key(key)
+        if self.prefixes is not None and key.split("/", 1)[0] not in self.prefixes:
+            allowed = ", ".join(f"'{p}/'" for p in self.prefixes)
+            raise StorageError(f"storage key '{key}' must start with {allowed}")
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root) or path == self.root:
+            raise StorageError(f"key '{key}' is outside the managed storage")
+        return path
+
+    def delete(self, key: str) -> None:
+        self.path_for(key).unlink(missing_ok=True)
+
+
+def check_key(key: str) -> None:
+    """A key is a relative POSIX path without '.', '..', empty parts, backslashes or NULs."""
+    problem = None
+    if not key or len(key) > _MAX_KEY_CHARS:
+        problem = f"must be 1-{_MAX_KEY_CHARS} characters"
+    elif "\\" in key or "\x00" in key or key.startswith("/"):
+        problem = "must be a relative path with '/' separators"
+    elif any(part in ("", ".", "..") for part in key.split("/")):
+        problem = "must not contain empty, '.' or '..' segments"
+    elif PurePosixPath(key).name.startswith("."):
+        problem = "must not name a hidden file"
+    if problem:
+        raise StorageError(f"storage key '{key}' {problem}")
+
+
+def _signed_text(key: str, expires: int) -> str:
+    return f"{key}\n{expires}"

@@ -1,0 +1,182 @@
+"""Wire the object graph in one place, for the API, the workers, the CLI and every Lambda.
+
+``bootstrap(settings, **overrides)`` picks the adapters for ``settings.backend`` and builds the
+service and the processor on top. Tests and other entrypoints replace any part by keyword
+(``store=…``, ``queue=…``, ``blobs=…``, ``speech_engine=…``, ``render=…``, ``webhooks=…``,
+``assets=…``, ``speech=…``, ``processor_options=…``, ``keys=…``, ``webhook_retry_delays_s=…``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autovid.config import Settings
+from autovid.errors import ConfigError
+from autovid.jobs.processor import JobProcessor, ProcessorOptions
+from autovid.jobs.service import JobService
+from autovid.jobs.webhooks import WebhookSender
+from autovid.ports import BlobStore, JobQueue, JobStore, SpeechEngine
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "autovid.db"
+FILES_DIR = "files"  # managed storage: files/assets/…, files/outputs/…
+WORK_DIR = "work"
+MANAGED_PREFIXES = ("assets", "outputs")
+
+
+@dataclass
+class Adapters:
+    store: JobStore
+    queue: JobQueue
+    blobs: BlobStore
+    speech_engine: SpeechEngine | None
+    webhook_secret: bytes
+    db: Any = None  # the local Database (shared with API keys and rate limits); None on AWS
+
+
+@dataclass
+class Container:
+    settings: Settings
+    store: JobStore
+    queue: JobQueue
+    blobs: BlobStore
+    speech_engine: SpeechEngine | None
+    service: JobService
+    processor: JobProcessor
+    webhooks: WebhookSender
+    db: Any = None  # autovid.adapters.local.db.Database when embedded
+    keys: Any = None  # the API engineer's Authenticator / key store
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
+    settings = settings or Settings()
+    adapters = _aws_adapters(settings) if settings.backend == "aws" else _local_adapters(settings, overrides)
+    store = overrides.pop("store", None) or adapters.store
+    queue = overrides.pop("queue", None) or adapters.queue
+    blobs = overrides.pop("blobs", None) or adapters.blobs
+    speech_engine = overrides.pop("speech_engine", None) or adapters.speech_engine
+    webhooks = overrides.pop("webhooks", None) or WebhookSender(
+        adapters.webhook_secret,
+        retry_delays_s=overrides.pop("webhook_retry_delays_s", (1.0, 2.0, 4.0)),
+        allow_private=settings.allow_private_urls,
+        allow_http=settings.allow_http,
+    )
+    service = JobService(store, queue, blobs, settings)
+    processor = JobProcessor(
+        service,
+        assets=overrides.pop("assets", None) or _asset_fetcher(settings, blobs),
+        speech=overrides.pop("speech", None) or _synthesizer(settings, speech_engine),
+        webhooks=webhooks,
+        work_dir=overrides.pop("work_dir", None) or settings.data_dir / WORK_DIR,
+        render=overrides.pop("render", None),
+        options=overrides.pop("processor_options", None) or ProcessorOptions(),
+    )
+    _wire_dead_letters(queue, processor)
+    keys = overrides.pop("keys", None)
+    return Container(
+        settings=settings,
+        store=store,
+        queue=queue,
+        blobs=blobs,
+        speech_engine=speech_engine,
+        service=service,
+        processor=processor,
+        webhooks=webhooks,
+        db=adapters.db,
+        keys=keys,
+        extras=overrides,
+    )
+
+
+def _local_adapters(settings: Settings, overrides: dict[str, Any]) -> Adapters:
+    from autovid.adapters.local.db import Database
+    from autovid.adapters.local.local_blobs import LocalBlobStore
+    from autovid.adapters.local.signing import Signer, load_or_create_secret
+    from autovid.adapters.local.sqlite_jobs import SqliteJobStore
+    from autovid.adapters.local.sqlite_queue import SqliteJobQueue
+
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(data_dir / DB_FILE)
+    secret = _secret(settings.secret_key, data_dir / "secret.key", load_or_create_secret)
+    webhook_secret = _secret(settings.webhook_secret, data_dir / "webhook-secret.key", load_or_create_secret)
+    public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
+    return Adapters(
+        store=overrides.get("store") or SqliteJobStore(db),
+        queue=overrides.get("queue")
+        or SqliteJobQueue(db, lease_s=settings.lease_s, max_receives=settings.max_receives),
+        blobs=overrides.get("blobs")
+        or LocalBlobStore(data_dir / FILES_DIR, Signer(secret), public_url, prefixes=MANAGED_PREFIXES),
+        speech_engine=overrides.get("speech_engine") or _local_speech_engine(settings),
+        webhook_secret=webhook_secret,
+        db=db,
+    )
+
+
+def _aws_adapters(settings: Settings) -> Adapters:
+    """The AWS engineer's adapters: ``autovid.adapters.aws.wiring.aws_adapters(settings)``
+    returns an ``Adapters`` (DynamoJobStore, SqsJobQueue, S3BlobStore, PollyEngine, secret)."""
+    try:
+        from autovid.adapters.aws.wiring import aws_adapters  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise ConfigError(f"AUTOVID_BACKEND=aws but the AWS adapters are not available: {exc}") from exc
+    adapters: Adapters = aws_adapters(settings)
+    return adapters
+
+
+def _secret(configured: Any, path: Path, load_or_create: Any) -> bytes:
+    if configured is not None and configured.get_secret_value():
+        return str(configured.get_secret_value()).encode()
+    secret: bytes = load_or_create(path)
+    return secret
+
+
+def _local_speech_engine(settings: Settings) -> SpeechEngine | None:
+    if settings.speech_engine != "espeak":
+        raise ConfigError(
+            f"AUTOVID_TTS_ENGINE={settings.speech_engine} needs AUTOVID_BACKEND=aws; embedded uses espeak"
+        )
+    try:
+        from autovid.adapters.local.espeak import EspeakEngine
+    except ImportError as exc:  # the speech engineer's adapter has not landed yet
+        log.warning("espeak adapter unavailable: %s", exc)
+        return None
+    return EspeakEngine()
+
+
+def _synthesizer(settings: Settings, engine: SpeechEngine | None) -> Any:
+    if engine is None:
+        return None
+    try:
+        from autovid.speech.synthesizer import SpeechSynthesizer
+    except ImportError as exc:
+        log.warning("speech synthesizer unavailable: %s", exc)
+        return None
+    return SpeechSynthesizer(engine, settings.speech_cache_dir)
+
+
+def _asset_fetcher(settings: Settings, blobs: BlobStore) -> Any:
+    try:
+        from autovid.assets.fetcher import AssetFetcher
+    except ImportError as exc:
+        log.warning("asset fetcher unavailable: %s", exc)
+        return None
+    return AssetFetcher(
+        blob_store=blobs,
+        max_bytes=settings.max_asset_bytes,
+        timeout_s=settings.fetch_timeout_s,
+        retries=settings.fetch_retries,
+        allow_private=settings.allow_private_urls,
+        allow_http=settings.allow_http,
+    )
+
+
+def _wire_dead_letters(queue: JobQueue, processor: JobProcessor) -> None:
+    # Queues that dead-letter on their own (the SQLite one) tell the processor, which fails the job.
+    if hasattr(queue, "on_dead_letter") and queue.on_dead_letter is None:
+        queue.on_dead_letter = processor.dead_lettered
