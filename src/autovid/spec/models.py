@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from autovid.spec.ssml import ssml_problem
-from autovid.spec.voices import ENGINES, find_voice
+from autovid.spec.voices import engine_problem, find_voice, language_problem, unknown_voice_message
 
 Volume = Annotated[float, Field(ge=0.0, le=1.0)]
 Seconds = Annotated[float, Field(ge=0.0, le=86_400.0)]
@@ -266,16 +266,14 @@ def _tts_problems(data: TtsData) -> list[tuple[tuple[str, ...], str]]:
     if data.provider == "aws-polly":
         voice = find_voice(config.voiceId)
         if voice is None:
-            problems.append((("providerConfig", "voiceId"), f"unknown Amazon Polly voice '{config.voiceId}'"))
-        elif config.engine not in voice.engines:
-            engines = ", ".join(e for e in ENGINES if e in voice.engines)
-            problems.append(
-                (
-                    ("providerConfig", "engine"),
-                    f"voice '{voice.voice_id}' does not support the '{config.engine}' engine; "
-                    f"it supports: {engines}",
-                )
-            )
+            problems.append((("providerConfig", "voiceId"), unknown_voice_message(config.voiceId)))
+        else:
+            engine = engine_problem(voice, config.engine)
+            if engine:
+                problems.append((("providerConfig", "engine"), engine))
+            language = language_problem(voice, config.languageCode)
+            if language:
+                problems.append((("providerConfig", "languageCode"), language))
     return problems
 
 
