@@ -47,7 +47,11 @@ class SpeechSynthesizer:
         self._locks_guard = threading.Lock()
 
     def cache_key(self, request: SpeechRequest) -> str:
-        fields = {"engine": self.engine.name, "engine_version": self.engine.version, **request.cache_fields()}
+        # Nested, so a request field can never overwrite the engine's identity.
+        fields = {
+            "speech_engine": {"name": self.engine.name, "version": self.engine.version},
+            "request": request.cache_fields(),
+        }
         canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

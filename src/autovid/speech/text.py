@@ -17,9 +17,11 @@ from xml.sax.saxutils import escape, quoteattr
 
 from autovid.spec.ssml import parse_ssml
 
-# Sentence ends: . ! ? … (+ closing quotes/brackets) before whitespace; CJK full stops; blank lines.
+# Sentence ends: . ! ? … (+ closing quotes/brackets) before whitespace and a word that does not
+# start in lower case ("Wait… what" and "e.g. this" go on); CJK full stops; blank lines.
 _SENTENCE_END = re.compile(
-    r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?:\s+|$)|[\u3002\uff01\uff1f]+\s*|\n\s*\n\s*"
+    r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?:\s+(?=[^\sa-z\u00df-\u00ff])|\s*$)"
+    r"|[\u3002\uff01\uff1f]+\s*|\n\s*\n\s*"
 )
 # Clause ends: , ; : and dashes (also their CJK forms) before whitespace.
 _CLAUSE_END = re.compile(r"[,;:\u2014\u2013\u3001\uff0c\uff1b\uff1a]+\s+")
