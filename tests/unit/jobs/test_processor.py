@@ -1,0 +1,246 @@
+"""JobProcessor: claim, render, store, complete, webhook; errors, retries, timeout, cancel."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+from autovid.errors import MediaError, TransientAssetError
+from autovid.jobs.model import JobStatus, stage_rank
+from autovid.jobs.processor import Outcome, ProcessorOptions
+from autovid.render.media import probe
+
+
+def test_a_job_renders_stores_completes_and_notifies(make, scripted, spec, webhook_receiver) -> None:
+    env = make(scripted(duration_s=0.3))
+    job = env.service.submit(spec(webhook_receiver.url + "/hook"), owner="key-a")
+
+    outcome = env.processor.process(env.receive())
+
+    assert outcome == Outcome.COMPLETED
+    done = env.service.get(job.job_id, owner="key-a")
+    assert done.status == JobStatus.COMPLETED and done.attempts == 1 and done.error is None
+    assert done.output.key == f"outputs/{job.job_id}/my-video.mp4"
+    stored = env.container.blobs.path_for(done.output.key)
+    info = probe(stored)
+    assert info.video is not None and info.audio is not None
+    assert abs(info.duration_s - 1.0) < 0.15
+    assert done.output.size_bytes == stored.stat().st_size
+    assert done.progress.stage == "done" and done.progress.percent == 100.0
+    assert done.webhook_delivery["delivered"] is True and done.webhook_delivery["attempts"] == 1
+    assert env.queue.counts() == {"visible": 0, "in_flight": 0, "dead": 0}
+    assert len(webhook_receiver.for_path("/hook")) == 1
+
+
+def test_progress_is_written_monotonically_through_every_stage(make, scripted, spec) -> None:
+    env = make(scripted(duration_s=0.4))
+    env.service.submit(spec(), owner="key-a")
+    env.processor.process(env.receive())
+    writes = env.store.progress_writes
+    stages = [stage for stage, _ in writes]
+    for stage in ("fetching", "speech", "mixing", "encoding", "storing", "done"):
+        assert stage in stages
+    ranks = [(stage_rank(s), p) for s, p in writes]
+    assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in itertools.pairwise(ranks)), writes
+    assert writes[-1] == ("done", 100.0)
+
+
+def test_status_document_of_a_completed_job(make, scripted, spec) -> None:
+    env = make(scripted())
+    job = env.service.submit(spec(), owner="key-a")
+    env.processor.process(env.receive())
+    doc = env.service.status_document(env.service.get(job.job_id, owner="key-a"))
+    assert set(doc) == {
+        "jobId",
+        "status",
+        "submittedAt",
+        "updatedAt",
+        "completedAt",
+        "processingTime",
+        "progress",
+        "output",
+        "error",
+        "jobInfo",
+    }
+    assert doc["status"] == "completed" and doc["error"] is None
+    assert doc["completedAt"].endswith("+00:00") and "." in doc["completedAt"]
+    assert doc["processingTime"] == round(doc["processingTime"], 2) and doc["processingTime"] > 0
+    assert doc["progress"] == {"stage": "done", "percent": 100.0}
+    assert doc["jobInfo"] == {"projectId": "demo_project", "title": "Welcome Video"}
+    output = doc["output"]
+    assert output["s3Uri"] is None and output["duration"] == 1.0 and output["size"] > 0
+    assert output["url"].startswith(f"http://autovid.test/files/outputs/{job.job_id}/my-video.mp4?expires=")
+    assert output["urlExpiresAt"].endswith("+00:00")
+
+
+def test_a_permanent_error_fails_at_once(make, scripted, spec, webhook_receiver) -> None:
+    env = make(scripted(MediaError("base video: moov atom not found (corrupt file)")))
+    job = env.service.submit(spec(webhook_receiver.url + "/hook"), owner="key-a")
+
+    assert env.processor.process(env.receive()) == Outcome.FAILED
+
+    failed = env.service.get(job.job_id, owner="key-a")
+    assert failed.status == JobStatus.FAILED and failed.attempts == 1
+    assert failed.error == "base video: moov atom not found (corrupt file)"
+    assert env.service.status_document(failed)["error"] == failed.error
+    assert env.queue.counts() == {"visible": 0, "in_flight": 0, "dead": 0}
+    (hook,) = webhook_receiver.for_path("/hook")
+    assert hook.json()["status"] == "failed" and hook.json()["error"] == failed.error
+
+
+def test_a_transient_error_retries_with_backoff_then_succeeds(make, scripted, spec) -> None:
+    env = make(scripted(TransientAssetError("music", "HTTP 503 from the origin"), None))
+    job = env.service.submit(spec(), owner="key-a")
+
+    assert env.processor.process(env.receive()) == Outcome.RETRYING
+    retrying = env.service.get(job.job_id, owner="key-a")
+    assert retrying.status == JobStatus.RETRYING
+    assert retrying.error == "asset 'music': HTTP 503 from the origin"
+    assert env.service.status_document(retrying)["error"] is None  # only failed jobs show an error
+    assert env.queue.receive(wait_s=0) == []  # released with a backoff delay, not at once
+
+    message = env.receive(wait_s=2.0)
+    assert message.receive_count == 2
+    assert env.processor.process(message) == Outcome.COMPLETED
+    done = env.service.get(job.job_id, owner="key-a")
+    assert done.status == JobStatus.COMPLETED and done.attempts == 2 and done.error is None
+
+
+def test_transient_errors_on_every_receive_dead_letter_the_job(make, scripted, spec) -> None:
+    env = make(scripted(*[TransientAssetError("music", "timed out after 30 s")] * 3))
+    job = env.service.submit(spec(), owner="key-a")
+    outcomes = [env.processor.process(env.receive(wait_s=3.0)) for _ in range(3)]
+    assert outcomes == [Outcome.RETRYING, Outcome.RETRYING, Outcome.FAILED]
+    failed = env.service.get(job.job_id, owner="key-a")
+    assert failed.status == JobStatus.FAILED and failed.attempts == 3
+    assert failed.error == "dead-lettered after 3 failed receives: asset 'music': timed out after 30 s"
+    assert env.queue.receive(wait_s=0.2) == []  # the next receive moved it to the dead letters
+    assert [d.job_id for d in env.queue.dead_letters()] == [job.job_id]
+    listed, _ = env.service.list(owner="key-a", status=JobStatus.FAILED)
+    assert [j.job_id for j in listed] == [job.job_id]
+
+
+def test_a_render_past_the_job_timeout_is_stopped(make, scripted, spec) -> None:
+    render = scripted(duration_s=30.0)
+    env = make(render, job_timeout_s=0.5)
+    job = env.service.submit(spec(), owner="key-a")
+    started = time.monotonic()
+    assert env.processor.process(env.receive()) == Outcome.FAILED
+    assert time.monotonic() - started < 3.0
+    failed = env.service.get(job.job_id, owner="key-a")
+    assert failed.status == JobStatus.FAILED
+    assert "AUTOVID_JOB_TIMEOUT (0.5 s)" in failed.error
+    assert render.running == 0  # the checkpoint stopped the render thread
+
+
+def test_a_render_that_ignores_its_checkpoint_is_abandoned_at_the_timeout(make, scripted, spec) -> None:
+    hang = threading.Event()
+    render = scripted(lambda: hang.wait(20), duration_s=0.1)
+    env = make(render, job_timeout_s=0.5, options=ProcessorOptions(abandon_after_s=0.3, cancel_poll_s=0.05))
+    job = env.service.submit(spec(), owner="key-a")
+    started = time.monotonic()
+    assert env.processor.process(env.receive()) == Outcome.FAILED
+    assert time.monotonic() - started < 3.0
+    assert "AUTOVID_JOB_TIMEOUT" in env.service.get(job.job_id, owner="key-a").error
+    hang.set()
+
+
+def test_cancelling_a_queued_job_means_it_never_renders(make, scripted, spec) -> None:
+    render = scripted()
+    env = make(render)
+    job = env.service.submit(spec(), owner="key-a")
+    cancelled = env.service.cancel(job.job_id, owner="key-a")
+    assert cancelled.status == JobStatus.CANCELLED and cancelled.completed_at is not None
+    assert env.processor.process(env.receive()) == Outcome.SKIPPED
+    assert render.calls == 0
+    assert env.queue.counts()["visible"] + env.queue.counts()["in_flight"] == 0
+
+
+def test_cancelling_a_running_job_stops_it_at_a_checkpoint(make, scripted, spec) -> None:
+    render = scripted(duration_s=20.0)
+    env = make(render)
+    job = env.service.submit(spec(), owner="key-a")
+    result: list[Outcome] = []
+    worker = threading.Thread(target=lambda: result.append(env.processor.process(env.receive())))
+    worker.start()
+    assert render.started.wait(5)
+    requested = env.service.cancel(job.job_id, owner="key-a")
+    assert requested.status == JobStatus.PROCESSING and requested.cancel_requested
+    worker.join(5)
+    assert result == [Outcome.CANCELLED]
+    final = env.service.get(job.job_id, owner="key-a")
+    assert final.status == JobStatus.CANCELLED and final.output is None
+    assert render.running == 0
+    assert not env.container.blobs.exists(f"outputs/{job.job_id}/my-video.mp4")
+
+
+def test_a_duplicate_delivery_never_renders_the_job_twice_at_once(make, scripted, spec) -> None:
+    render = scripted(duration_s=1.0)
+    env = make(render)
+    job = env.service.submit(spec(), owner="key-a")
+    env.queue.send(job.job_id)  # at-least-once: the same job arrives twice
+    first, second = env.receive(), env.receive()
+    outcomes: dict[str, Outcome] = {}
+    worker = threading.Thread(target=lambda: outcomes.update(a=env.processor.process(first)))
+    worker.start()
+    assert render.started.wait(5)
+    outcomes["b"] = env.processor.process(second)
+    worker.join(10)
+    assert outcomes == {"a": Outcome.COMPLETED, "b": Outcome.DEFERRED}
+    assert render.calls == 1 and render.max_running == 1
+    # The deferred copy comes back once the claim has lapsed and finds the job done.
+    late = env.receive(wait_s=env.container.settings.lease_s + 2)
+    assert env.processor.process(late) == Outcome.SKIPPED
+    assert render.calls == 1
+
+
+def test_shutdown_gives_a_long_job_back_to_the_queue(make, scripted, spec) -> None:
+    render = scripted(duration_s=20.0)
+    env = make(render, options=ProcessorOptions(shutdown_grace_s=0.2, cancel_poll_s=0.05))
+    job = env.service.submit(spec(), owner="key-a")
+    stop = threading.Event()
+    stop.set()
+    assert env.processor.process(env.receive(), stop=stop) == Outcome.RELEASED
+    released = env.service.get(job.job_id, owner="key-a")
+    assert released.status == JobStatus.RETRYING and released.claim_token is None
+    render.duration_s = 0.1
+    assert env.processor.process(env.receive()) == Outcome.COMPLETED
+
+
+def test_shutdown_lets_a_short_job_finish(make, scripted, spec) -> None:
+    env = make(scripted(duration_s=0.3), options=ProcessorOptions(shutdown_grace_s=5.0))
+    env.service.submit(spec(), owner="key-a")
+    stop = threading.Event()
+    stop.set()
+    assert env.processor.process(env.receive(), stop=stop) == Outcome.COMPLETED
+
+
+def test_a_job_whose_worker_died_is_dead_lettered_with_a_clear_error(make, scripted, spec) -> None:
+    """GIVEN a job whose message was received 3 times by workers that died mid-render."""
+    env = make(scripted(), lease_s=0.3)
+    job = env.service.submit(spec(), owner="key-a")
+    for _ in range(3):
+        message = env.receive()
+        env.processor._claim(env.service.get(job.job_id, owner="key-a"), message)  # then "crash"
+        time.sleep(0.35)
+    # WHEN the next receive happens THEN the queue dead-letters it and the job fails.
+    assert env.queue.receive(wait_s=0.2) == []
+    failed = env.service.get(job.job_id, owner="key-a")
+    assert failed.status == JobStatus.FAILED
+    assert failed.error.startswith("dead-lettered after 3 failed receives: the worker stopped")
+    assert env.render.calls == 0
+
+
+def test_a_missed_webhook_is_sent_when_the_message_comes_back(make, scripted, spec, webhook_receiver) -> None:
+    env = make(scripted())
+    job = env.service.submit(spec(webhook_receiver.url + "/late"), owner="key-a")
+    message = env.receive()
+    env.processor.webhooks, sender = None, env.processor.webhooks  # the worker dies before sending
+    env.processor.process(message)
+    env.store.update(job.job_id, {"webhook_delivery": None})
+    env.queue.send(job.job_id)
+    env.processor.webhooks = sender
+    assert env.processor.process(env.receive()) == Outcome.SKIPPED
+    assert len(webhook_receiver.for_path("/late")) == 1
+    assert env.service.get(job.job_id, owner="key-a").webhook_delivery["delivered"] is True
