@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 
-from autovid.errors import AutovidError
+from autovid.errors import AutovidError, RetryableError
 from autovid.jobs.model import isoformat, utcnow
+from autovid.netguard import GuardedClient, guarded_request, redact_url
 
 TIMESTAMP_HEADER = "X-Autovid-Timestamp"
 SIGNATURE_HEADER = "X-Autovid-Signature"
@@ -60,9 +61,6 @@ class Delivery:
         }
 
 
-UrlGuard = Callable[[str], None]
-
-
 class WebhookSender:
     def __init__(
         self,
@@ -74,7 +72,7 @@ class WebhookSender:
         allow_private: bool = False,
         allow_http: bool = False,
         sleep: Callable[[float], None] = time.sleep,
-        client_factory: Callable[[float], httpx.Client] | None = None,
+        client_factory: Callable[[float], GuardedClient] | None = None,
     ) -> None:
         self._secret = secret
         self._timeout_s = timeout_s
@@ -83,7 +81,7 @@ class WebhookSender:
         self._allow_private = allow_private
         self._allow_http = allow_http
         self._sleep = sleep
-        self._client_factory = client_factory or _default_client
+        self._client_factory = client_factory or self._guarded_client
 
     def deliver(
         self, url: str, payload: Mapping[str, Any], *, method: str = "POST", headers: Mapping[str, str] = {}
@@ -92,23 +90,20 @@ class WebhookSender:
         status: int | None = None
         error: str | None = None
         attempt = 0
-        for attempt in range(1, self._max_attempts + 1):
-            status, error, retry = self._attempt(url, method, headers, body)
-            if status is not None and 200 <= status < 300:
-                return self._result(url, method, True, attempt, status, None)
-            if not retry or attempt == self._max_attempts:
-                break
-            self._sleep(self._delays_s[min(attempt - 1, len(self._delays_s) - 1)])
-        return self._result(url, method, False, attempt, status, error)
+        with self._client_factory(self._timeout_s) as client:
+            for attempt in range(1, self._max_attempts + 1):
+                status, error, retry = self._attempt(client, url, method, headers, body)
+                if status is not None and 200 <= status < 300:
+                    return self._result(redact_url(url), method, True, attempt, status, None)
+                if not retry or attempt == self._max_attempts:
+                    break
+                self._sleep(self._delays_s[min(attempt - 1, len(self._delays_s) - 1)])
+        return self._result(redact_url(url), method, False, attempt, status, error)
 
     def _attempt(
-        self, url: str, method: str, headers: Mapping[str, str], body: bytes
+        self, client: GuardedClient, url: str, method: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[int | None, str | None, bool]:
         """(status code, error, worth retrying) for one request."""
-        try:
-            self._guard(url)
-        except AutovidError as exc:
-            return None, exc.message, False
         timestamp = str(int(time.time()))
         request_headers = {
             **{k: v for k, v in headers.items() if k.lower() not in _RESERVED and not _ours(k)},
@@ -118,8 +113,19 @@ class WebhookSender:
             SIGNATURE_HEADER: sign_payload(self._secret, timestamp, body),
         }
         try:
-            with self._client_factory(self._timeout_s) as client:
-                response = client.request(method, url, content=body, headers=request_headers)
+            response = guarded_request(
+                client,
+                method,
+                url,
+                allow_private=self._allow_private,
+                allow_http=self._allow_http,
+                content=body,
+                headers=request_headers,
+            )
+        except RetryableError as exc:  # e.g. a temporary DNS failure
+            return None, exc.message, True
+        except AutovidError as exc:  # the SSRF guard refused the target
+            return None, exc.message, False
         except httpx.TimeoutException:
             return None, f"timed out after {self._timeout_s:g} s", True
         except httpx.HTTPError as exc:
@@ -128,12 +134,14 @@ class WebhookSender:
         if 200 <= code < 300:
             return code, None, False
         reason = f"HTTP {code} {response.reason_phrase}".strip()
-        return code, reason, code >= 500 or code < 400  # 4xx: the receiver refused; retrying won't help
+        # 4xx: the receiver refused; 3xx: we do not follow redirects. Only 5xx may pass later.
+        return code, reason, code >= 500
 
-    def _guard(self, url: str) -> None:
-        from autovid.netguard import check_url  # the assets engineer's SSRF guard
-
-        check_url(url, allow_private=self._allow_private, allow_http=self._allow_http)
+    def _guarded_client(self, timeout_s: float) -> GuardedClient:
+        # Pinned to vetted addresses, no redirects (a 3xx could point past the SSRF guard).
+        return GuardedClient(
+            allow_private=self._allow_private, allow_http=self._allow_http, timeout_s=timeout_s
+        )
 
     @staticmethod
     def _result(
@@ -144,8 +152,3 @@ class WebhookSender:
 
 def _ours(name: str) -> bool:
     return name.lower().startswith("x-autovid-")
-
-
-def _default_client(timeout_s: float) -> httpx.Client:
-    # No redirects: a 3xx could point the request past the SSRF guard.
-    return httpx.Client(timeout=timeout_s, follow_redirects=False)
