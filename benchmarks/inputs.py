@@ -1,0 +1,339 @@
+"""The benchmark's inputs, generated once into a cache folder and reused by every run.
+
+One job, scaled to the video's length: a music loop (played in a loop with crossfades), two
+speech events that duck the music, two sound effects. The video is a cheap moving test pattern
+encoded once as a short H.264 segment (libx264 ultrafast) whose packets are then repeated up to
+the wanted length: a 10-minute 1080p input takes seconds to make, not minutes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from autovid.adapters.local.espeak import EspeakEngine
+from autovid.spec.models import TtsData
+from autovid.speech.synthesizer import SpeechSynthesizer, speech_request
+
+SPEECH_TEXTS = (
+    "Welcome to the quarterly product update. Today we walk through three new features.",
+    "Thanks for watching. Every voice, sound and music cue here was mixed automatically.",
+)
+SHORT_SPEECH_TEXTS = ("Hello.", "Bye.")
+SEGMENT_S = 10  # length of the video segment that is encoded once and repeated
+Window = tuple[float, float]  # (start_s, end_s)
+
+
+@dataclass(frozen=True)
+class JobShape:
+    """Where things happen in the benchmark job, as a function of the video's length."""
+
+    duration_s: int
+    width: int = 1920
+    height: int = 1080
+    fps: int = 30
+
+    @property
+    def music_s(self) -> float:
+        # ~24 s so a 60 s video loops the track twice and crosses two crossfades.
+        return 24.0 if self.duration_s >= 40 else max(0.8, round(self.duration_s * 0.45, 2))
+
+    @property
+    def crossfade_s(self) -> float:
+        return min(2.0, round(self.music_s / 4, 2))
+
+    @property
+    def short(self) -> bool:
+        return self.duration_s < 10
+
+    def speech_starts_s(self) -> tuple[float, float]:
+        return (round(self.duration_s * 0.15, 2), round(self.duration_s * 0.6, 2))
+
+    def effect_starts_s(self) -> tuple[float, float]:
+        return (round(self.duration_s * 0.05, 2), round(self.duration_s * 0.85, 2))
+
+
+@dataclass(frozen=True)
+class BenchInputs:
+    """Everything a contender needs for one job, all inside ``folder``."""
+
+    folder: Path
+    shape: JobShape
+    spec_path: Path
+    video_path: Path
+    speech_paths: dict[int, Path]  # timeline index -> pre-synthesized WAV (for the MoviePy side)
+    speech_cache_dir: Path  # autovid's speech cache (AUTOVID_CACHE_DIR)
+    ducked_window_s: Window | None
+    unducked_window_s: Window | None
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare(cache_dir: Path, shape: JobShape, *, log: Callable[[str], None] = print) -> BenchInputs:
+    """Make (or reuse) every input for ``shape`` under ``cache_dir``."""
+    cache_dir = cache_dir.resolve()  # children run in other working directories
+    folder = cache_dir / f"job_{shape.width}x{shape.height}_{shape.duration_s}s"
+    folder.mkdir(parents=True, exist_ok=True)
+    video_path = folder / "video.mp4"
+    if not video_path.exists():
+        log(f"generating {shape.duration_s} s {shape.width}x{shape.height} video")
+        make_video(video_path, shape, cache_dir)
+    music = folder / "music_loop.mp3"
+    if not music.exists():
+        write_audio(music, music_loop(shape.music_s, 44_100), 44_100, "libmp3lame", 192_000)
+    whoosh = folder / "whoosh.wav"
+    if not whoosh.exists():
+        write_audio(whoosh, whoosh_effect(min(1.2, shape.duration_s * 0.1), 44_100), 44_100, "pcm_s16le")
+    ding = folder / "ding.mp3"
+    if not ding.exists():
+        write_audio(
+            ding, ding_effect(min(1.5, shape.duration_s * 0.1), 48_000), 48_000, "libmp3lame", 128_000
+        )
+    spec = job_spec(shape)
+    spec_path = folder / "job.json"
+    spec_path.write_text(json.dumps(spec, indent=2))
+    speech_cache = cache_dir / "speech-cache"
+    speech_paths = synthesize_speech(spec, speech_cache)
+    assets = {"whoosh": whoosh, "ding": ding}
+    durations = {index: audio_duration_s(path) for index, path in speech_paths.items()}
+    for index, event in enumerate(spec["timeline"]):
+        if event["type"] == "audio":
+            durations[index] = audio_duration_s(assets[event["data"]["assetId"]])
+    ducked, unducked = measurement_windows(spec, durations, shape.duration_s)
+    return BenchInputs(
+        folder=folder,
+        shape=shape,
+        spec_path=spec_path,
+        video_path=video_path,
+        speech_paths=speech_paths,
+        speech_cache_dir=speech_cache,
+        ducked_window_s=ducked,
+        unducked_window_s=unducked,
+    )
+
+
+# --- the job spec ------------------------------------------------------------------------------
+
+
+def job_spec(shape: JobShape) -> dict[str, Any]:
+    """The autovid job: looped, crossfaded music; two ducking speech events; two effects; no
+    ``bitrate``/``fps`` so the video takes the fast path (packet copy)."""
+    texts = SHORT_SPEECH_TEXTS if shape.short else SPEECH_TEXTS
+    speech = [
+        {
+            "start": start,
+            "type": "tts",
+            "data": {"text": text, "volume": 1.0, "duckingLevel": 0.2, "duckingFadeDuration": 0.5},
+        }
+        for start, text in zip(shape.speech_starts_s(), texts, strict=True)
+    ]
+    effect_whoosh, effect_ding = shape.effect_starts_s()
+    effects = [
+        {"start": effect_whoosh, "type": "audio", "data": {"assetId": "whoosh", "volume": 0.6}},
+        {"start": effect_ding, "type": "audio", "data": {"assetId": "ding", "volume": 0.8}},
+    ]
+    return {
+        "jobInfo": {"projectId": "benchmarks", "title": f"render benchmark {shape.duration_s}s"},
+        "assets": {
+            "video": {"id": "main_video", "source": "video.mp4"},
+            "audio": [
+                {"id": "music", "source": "music_loop.mp3"},
+                {"id": "whoosh", "source": "whoosh.wav"},
+                {"id": "ding", "source": "ding.mp3"},
+            ],
+        },
+        "backgroundMusic": {
+            "playlist": ["music"],
+            "loop": True,
+            "volume": 0.3,
+            "crossfadeDuration": shape.crossfade_s,
+        },
+        "timeline": [speech[0], effects[0], speech[1], effects[1]],
+        "output": {"filename": "bench.mp4"},
+    }
+
+
+def measurement_windows(
+    spec: dict[str, Any], event_durations_s: dict[int, float], duration_s: float
+) -> tuple[Window | None, Window | None]:
+    """A window inside the first speech event (music ducked) and one with music alone (the middle
+    of the longest stretch clear of every event and its ducking ramps); None when the job is too
+    short to have one."""
+    timeline = spec["timeline"]
+    assert isinstance(timeline, list)
+    speech = [i for i, event in enumerate(timeline) if event["type"] == "tts"]
+    ducked = None
+    if speech:
+        first = speech[0]
+        length = min(1.0, event_durations_s[first] / 2)
+        middle = float(timeline[first]["start"]) + event_durations_s[first] / 2
+        ducked = (middle - length / 2, middle + length / 2)
+    busy = sorted(
+        (float(event["start"]) - 0.6, float(event["start"]) + event_durations_s[i] + 0.6)
+        for i, event in enumerate(timeline)
+    )
+    gaps, cursor = [], 0.0
+    for begin, end in busy:
+        gaps.append((cursor, begin))
+        cursor = max(cursor, end)
+    gaps.append((cursor, duration_s))
+    gap_start, gap_end = max(gaps, key=lambda gap: gap[1] - gap[0])
+    if gap_end - gap_start < 0.2:
+        return ducked, None
+    length = min(1.0, (gap_end - gap_start) / 2)
+    centre = (gap_start + gap_end) / 2
+    return ducked, (centre - length / 2, centre + length / 2)
+
+
+# --- speech --------------------------------------------------------------------------------------
+
+
+def synthesize_speech(spec: dict[str, Any], speech_cache: Path) -> dict[int, Path]:
+    """Speech for every TTS event, synthesized once through autovid's own synthesizer and cache:
+    the MoviePy side reads exactly the files autovid's warm cache serves."""
+    synthesizer = SpeechSynthesizer(EspeakEngine(), speech_cache)
+    return {
+        index: Path(synthesizer.synthesize(speech_request(TtsData.model_validate(event["data"]))))
+        for index, event in enumerate(spec["timeline"])
+        if event["type"] == "tts"
+    }
+
+
+def audio_duration_s(path: Path) -> float:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(stream))
+        return samples / stream.rate
+
+
+# --- audio ---------------------------------------------------------------------------------------
+
+
+def music_loop(duration_s: float, rate: int) -> np.ndarray:
+    """A stereo chord progression with a kick and hi-hat, (2, n) float32 in [-1, 1]."""
+    n = int(duration_s * rate)
+    t = np.arange(n) / rate
+    chords = ((220.0, 277.2, 329.6), (196.0, 246.9, 293.7), (174.6, 220.0, 261.6), (196.0, 246.9, 311.1))
+    bar_s = max(duration_s / len(chords), 0.2)
+    bar = np.minimum((t // bar_s).astype(int), len(chords) - 1)
+    left = np.zeros(n)
+    right = np.zeros(n)
+    for voice in range(3):
+        freq = np.array([chord[voice] for chord in chords])[bar]
+        phase = 2 * np.pi * np.cumsum(freq) / rate
+        left += np.sin(phase) * (0.18 - 0.03 * voice)
+        right += np.sin(phase * 1.003) * (0.12 + 0.03 * voice)
+    beat_s = 0.5
+    since_beat = t % beat_s
+    kick = np.sin(2 * np.pi * 60 * since_beat) * np.exp(-since_beat * 18) * 0.35
+    noise = np.random.default_rng(7).standard_normal(n)
+    since_half = (t + beat_s / 2) % beat_s
+    hat = noise * np.exp(-since_half * 60) * 0.08
+    mix = np.stack([left + kick + hat, right + kick + hat * 0.8])
+    return (mix / max(1.0, float(np.abs(mix).max()) / 0.9)).astype(np.float32)
+
+
+def whoosh_effect(duration_s: float, rate: int) -> np.ndarray:
+    """Mono noise swelling and fading, (1, n) float32."""
+    n = int(duration_s * rate)
+    noise = np.random.default_rng(11).standard_normal(n)
+    smooth = np.convolve(noise, np.ones(8) / 8, mode="same")
+    envelope = np.sin(np.linspace(0, np.pi, n)) ** 2
+    return (smooth * envelope * 0.7).astype(np.float32)[None, :]
+
+
+def ding_effect(duration_s: float, rate: int) -> np.ndarray:
+    """A stereo bell: 880 Hz and partials with an exponential decay, (2, n) float32."""
+    t = np.arange(int(duration_s * rate)) / rate
+    tone = sum(np.sin(2 * np.pi * 880 * k * t) / k for k in (1, 2.76, 5.4)) * np.exp(-t * 4) * 0.5
+    return np.stack([tone, tone * 0.8]).astype(np.float32)
+
+
+def write_audio(path: Path, samples: np.ndarray, rate: int, codec: str, bit_rate: int | None = None) -> None:
+    """Encode ``samples`` ((channels, n) float32) to ``path``; the container follows the suffix."""
+    layout = "mono" if samples.shape[0] == 1 else "stereo"
+    tmp = path.with_name(path.name + ".part" + path.suffix)
+    with av.open(str(tmp), "w") as container:
+        stream = container.add_stream(codec, rate=rate, layout=layout)
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=layout)
+        frame.sample_rate = rate
+        frame.pts = 0
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    tmp.replace(path)
+
+
+# --- video ---------------------------------------------------------------------------------------
+
+
+def make_video(path: Path, shape: JobShape, scratch_dir: Path) -> None:
+    """H.264 test pattern of ``shape.duration_s``: one segment encoded, its packets repeated."""
+    segment_s = shape.duration_s if shape.duration_s <= 12 else SEGMENT_S
+    if shape.duration_s % segment_s:
+        raise ValueError(f"video length must be at most 12 s or a multiple of {SEGMENT_S} s")
+    segment = scratch_dir / f"segment_{shape.width}x{shape.height}_{shape.fps}fps_{segment_s}s.mp4"
+    if not segment.exists():
+        encode_segment(segment, shape.width, shape.height, shape.fps, segment_s * shape.fps)
+    repeat_packets(segment, path, shape.duration_s // segment_s, segment_s * shape.fps, shape.fps)
+
+
+def encode_segment(path: Path, width: int, height: int, fps: int, frames: int) -> None:
+    """A scrolling noise texture over a gradient with film grain and a moving box: ~4-5 Mbit/s at
+    1080p, a realistic rate for a 1080p30 upload."""
+    rng = np.random.default_rng(1)
+    texture = np.kron(
+        rng.integers(0, 255, (height // 2, width // 2), dtype=np.uint8), np.ones((2, 2), np.uint8)
+    )
+    gradient = (np.arange(width)[None, :] * 255 // width).astype(np.uint16)
+    base = ((texture.astype(np.uint16) + gradient) // 2).astype(np.uint8)
+    grain = [rng.integers(0, 8, (height, width), dtype=np.uint8) for _ in range(7)]
+    chroma = np.full((height // 2, width), 128, np.uint8)  # U and V planes, grey
+    tmp = path.with_name(path.name + ".part.mp4")
+    with av.open(str(tmp), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "ultrafast", "crf": "28", "g": str(2 * fps)}
+        box = max(8, height // 10)
+        for index in range(frames):
+            luma = np.roll(base, index * max(1, width // 480), axis=1) + grain[index % len(grain)]
+            top = (index * 3) % max(1, height - box)
+            luma[top : top + box, width // 10 : width // 10 + 2 * box] = 235
+            frame = av.VideoFrame.from_ndarray(np.concatenate([luma, chroma]), format="yuv420p")
+            frame.pts = index
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    tmp.replace(path)
+
+
+def repeat_packets(segment: Path, path: Path, repeats: int, segment_frames: int, fps: int) -> None:
+    """Concatenate ``repeats`` copies of ``segment`` without re-encoding. Each copy starts with an
+    IDR frame (x264 closed GOPs), so the result is a valid stream."""
+    tmp = path.with_name(path.name + ".part.mp4")
+    with av.open(str(tmp), "w", options={"movflags": "+faststart"}) as out:
+        out_stream = None
+        for copy in range(repeats):
+            with av.open(str(segment)) as source:
+                in_stream = source.streams.video[0]
+                if out_stream is None:
+                    out_stream = out.add_stream_from_template(in_stream)
+                shift = int(Fraction(copy * segment_frames, fps) / in_stream.time_base)
+                for packet in source.demux(in_stream):
+                    if packet.dts is None:  # the demuxer's end-of-stream marker
+                        continue
+                    packet.pts += shift
+                    packet.dts += shift
+                    packet.stream = out_stream
+                    out.mux(packet)
+    tmp.replace(path)

@@ -1,0 +1,135 @@
+"""Wall time and peak memory of one child process (and its own children).
+
+Each contender runs in a fresh child. ``os.wait4`` returns the kernel's exact high-water mark of
+resident memory (``ru_maxrss``) for the child, which Linux folds together with that of the
+descendants it waited for as a *maximum*, not a sum. Contenders that run several processes at
+once (MoviePy drives two ffmpeg processes) are also sampled with psutil to get the peak of the
+tree's summed RSS.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+KIB = 1024
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured child process."""
+
+    wall_s: float
+    peak_rss_mb: float  # ru_maxrss: the largest single process of the tree
+    peak_tree_rss_mb: float | None  # sampled sum over the tree, when sampling was on
+    cpu_s: float  # user + system time of the child and its waited-for descendants
+    returncode: int
+    log_path: Path
+
+
+@dataclass
+class Contender:
+    """Repeated runs of one contender and their medians."""
+
+    name: str
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def wall_s(self) -> float:
+        return statistics.median(run.wall_s for run in self.runs)
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return statistics.median(run.peak_rss_mb for run in self.runs)
+
+    @property
+    def peak_tree_rss_mb(self) -> float | None:
+        values = [run.peak_tree_rss_mb for run in self.runs if run.peak_tree_rss_mb is not None]
+        return statistics.median(values) if values else None
+
+    @property
+    def cpu_s(self) -> float:
+        return statistics.median(run.cpu_s for run in self.runs)
+
+
+class ChildFailed(RuntimeError):
+    def __init__(self, command: Sequence[str], run: Run) -> None:
+        tail = run.log_path.read_text(errors="replace")[-3000:] if run.log_path.exists() else ""
+        super().__init__(f"{' '.join(command)} exited with {run.returncode}; log {run.log_path}:\n{tail}")
+        self.run = run
+
+
+def run_measured(
+    command: Sequence[str],
+    *,
+    log_path: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    sample_tree: bool = False,
+    sample_interval_s: float = 0.05,
+) -> Run:
+    """Run ``command`` to completion and measure it; raise ChildFailed on a non-zero exit."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("wb") as log:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            list(command), stdout=log, stderr=subprocess.STDOUT, env=dict(env) if env else None, cwd=cwd
+        )
+        sampler = _TreeSampler(process.pid, sample_interval_s) if sample_tree else None
+        _, status, usage = os.wait4(process.pid, 0)
+        wall_s = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    run = Run(
+        wall_s=wall_s,
+        peak_rss_mb=usage.ru_maxrss * KIB / MIB,  # ru_maxrss is in KiB on Linux
+        peak_tree_rss_mb=sampler.stop() if sampler else None,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        returncode=process.returncode,
+        log_path=log_path,
+    )
+    if run.returncode != 0:
+        raise ChildFailed(command, run)
+    return run
+
+
+class _TreeSampler:
+    """Polls the summed RSS of a process and its descendants in a background thread."""
+
+    def __init__(self, pid: int, interval_s: float) -> None:
+        self._root = psutil.Process(pid)
+        self._interval_s = interval_s
+        self._peak_bytes = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._done.is_set():
+            total = 0
+            try:
+                for process in [self._root, *self._root.children(recursive=True)]:
+                    total += process.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+                pass  # a process ended between listing and reading; the next sample counts
+            self._peak_bytes = max(self._peak_bytes, total)
+            self._done.wait(self._interval_s)
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self._peak_bytes / MIB
+
+
+def python_command(*args: str) -> list[str]:
+    """A command running this interpreter (the project's virtual environment)."""
+    return [sys.executable, *args]
