@@ -20,7 +20,9 @@ from autovid.spec.ssml import SsmlSyntaxError, strip_for_espeak
 from autovid.spec.voices import find_voice
 
 # Polly language code (lower case) -> espeak-ng voice. Codes not listed fall back to an installed
-# espeak-ng voice of the same name, then of the base language, then English.
+# espeak-ng voice of the same name, then of the base language, then English. British English and
+# French of France are named by their files ("en", "fr"), not "en-gb"/"fr-fr": espeak-ng 1.51
+# ignores a gender variant ("+f3") on those two language names.
 ESPEAK_VOICE_FOR_LANGUAGE: dict[str, str] = {
     "arb": "ar",
     "ar-ae": "ar",
@@ -32,22 +34,22 @@ ESPEAK_VOICE_FOR_LANGUAGE: dict[str, str] = {
     "de-at": "de",
     "de-ch": "de",
     "de-de": "de",
-    "en-au": "en-gb",
-    "en-gb": "en-gb",
-    "en-gb-wls": "en-gb",
-    "en-ie": "en-gb",
-    "en-in": "en-gb",
-    "en-nz": "en-gb",
-    "en-sg": "en-gb",
+    "en-au": "en",
+    "en-gb": "en",
+    "en-gb-wls": "en",
+    "en-ie": "en",
+    "en-in": "en",
+    "en-nz": "en",
+    "en-sg": "en",
     "en-us": "en-us",
-    "en-za": "en-gb",
+    "en-za": "en",
     "es-es": "es",
     "es-mx": "es-419",
     "es-us": "es-419",
     "fi-fi": "fi",
     "fr-be": "fr-be",
-    "fr-ca": "fr-fr",
-    "fr-fr": "fr-fr",
+    "fr-ca": "fr",
+    "fr-fr": "fr",
     "hi-in": "hi",
     "is-is": "is",
     "it-it": "it",
@@ -90,9 +92,13 @@ class EspeakEngine(SpeechEngine):
 
     @cached_property
     def installed_voices(self) -> frozenset[str]:
-        """Language names of the installed espeak-ng voices (``en-us``, ``fr-fr``, ``es-419``, …)."""
+        """Names ``-v`` accepts: languages (``en-us``, ``es-419``) and voice files (``en``, ``fr``)."""
         listing = self._run(["--voices"], b"", timeout_s=10.0).decode(errors="replace")
-        names = {line.split()[1].lower() for line in listing.splitlines()[1:] if len(line.split()) > 1}
+        names: set[str] = set()
+        for line in listing.splitlines()[1:]:
+            columns = line.split()
+            if len(columns) >= 5:
+                names.update((columns[1].lower(), columns[4].rsplit("/", 1)[-1].lower()))
         return frozenset(names)
 
     def synthesize(self, request: SpeechRequest) -> SpeechAudio:
@@ -129,10 +135,6 @@ class EspeakEngine(SpeechEngine):
         candidates = (ESPEAK_VOICE_FOR_LANGUAGE.get(code), code, ESPEAK_VOICE_FOR_LANGUAGE.get(base), base)
         for candidate in candidates:
             if candidate and candidate in self.installed_voices:
-                return candidate
-        for candidate in (ESPEAK_VOICE_FOR_LANGUAGE.get(code), base):
-            # Some voices answer to a name that --voices lists differently (e.g. "en").
-            if candidate and any(name.startswith(f"{candidate}-") for name in self.installed_voices):
                 return candidate
         return FALLBACK_VOICE
 
