@@ -1,0 +1,107 @@
+"""``s3://bucket/key`` sources through a boto3 S3 client; botocore errors become fetch outcomes."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
+)
+
+from autovid.assets.common import (
+    CHUNK_BYTES,
+    FetchFailed,
+    FetchRefused,
+    extension_for_content_type,
+    extension_of,
+    too_large,
+    write_capped,
+)
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+_NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+_DENIED_CODES = frozenset(
+    {"403", "AccessDenied", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+)
+_TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ServiceUnavailable",
+        "InternalError",
+        "BandwidthLimitExceeded",
+        "PriorRequestNotComplete",
+        # the object changed between head_object and get_object: fetch again
+        "PreconditionFailed",
+        "412",
+    }
+)
+_PERMANENT_BOTOCORE = (NoCredentialsError, PartialCredentialsError, NoRegionError, ParamValidationError)
+
+
+def parse_s3_uri(source: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key)."""
+    rest = source.removeprefix("s3://")
+    bucket, _sep, key = rest.partition("/")
+    if not bucket or not key:
+        raise FetchRefused(f"'{source}' needs a bucket and a key, like s3://bucket/assets/intro.mp3")
+    if not _BUCKET.match(bucket):
+        raise FetchRefused(f"'{bucket}' is not a valid S3 bucket name")
+    return bucket, key
+
+
+def download_s3(
+    client: Any, bucket: str, key: str, part: Path, *, max_bytes: int, abort: threading.Event
+) -> str:
+    """Download the object into ``part``; return its extension (from the key, else its
+    Content-Type). Raises ``FetchRefused`` / ``FetchFailed``."""
+    uri = f"s3://{bucket}/{key}"
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+        size_bytes = int(head["ContentLength"])
+        if size_bytes > max_bytes:
+            raise too_large(size_bytes, max_bytes)
+        # IfMatch: the bytes we get are the object we measured, not a bigger replacement.
+        response = client.get_object(Bucket=bucket, Key=key, IfMatch=head["ETag"])
+        body = response["Body"]
+        try:
+            write_capped(body.iter_chunks(CHUNK_BYTES), part, max_bytes=max_bytes, abort=abort)
+        finally:
+            body.close()
+    except ClientError as exc:
+        raise _client_error(exc, uri) from exc
+    except _PERMANENT_BOTOCORE as exc:
+        raise FetchRefused(f"{uri}: {exc}") from exc
+    except BotoCoreError as exc:
+        # endpoint unreachable, connect/read timeouts, broken streams
+        raise FetchFailed(f"{uri}: {exc}") from exc
+    return extension_of(key) or extension_for_content_type(head.get("ContentType"))
+
+
+def _client_error(exc: ClientError, uri: str) -> FetchRefused | FetchFailed:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    if code in _NOT_FOUND_CODES:
+        return FetchRefused(f"{uri}: not found ({code})")
+    if code in _DENIED_CODES:
+        return FetchRefused(f"{uri}: access denied ({code})")
+    if code in _TRANSIENT_CODES or status >= 500:
+        return FetchFailed(f"{uri}: S3 answered {code or status}, try again later")
+    message = error.get("Message") or code
+    return FetchRefused(f"{uri}: S3 refused the request ({code}: {message})")
