@@ -1,0 +1,129 @@
+"""Request bodies with a size cap: read the declared length first, then count what really comes.
+
+A body over the cap gets 413. Up to ``DRAIN_BYTES`` past the cap are read and dropped before
+answering, so the client, still sending, reads our 413 instead of a connection reset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+
+from autovid.errors import AutovidError, ErrorDetail, SpecError
+
+DRAIN_BYTES = 16 * 1024 * 1024
+_WRITE_CHUNK_BYTES = 1024 * 1024
+
+
+class PayloadTooLargeError(AutovidError):
+    """The request body is over the route's size cap (413)."""
+
+    def __init__(self, what: str, limit_bytes: int) -> None:
+        super().__init__(f"{what} is larger than the limit of {limit_bytes} bytes")
+        self.limit_bytes = limit_bytes
+
+
+async def read_body(request: Request, *, limit_bytes: int, what: str = "the request body") -> bytes:
+    """The whole body; ``PayloadTooLargeError`` over ``limit_bytes``."""
+    chunks: list[bytes] = []
+    await _receive(request, limit_bytes, what, chunks.append)
+    return b"".join(chunks)
+
+
+async def receive_to_file(
+    request: Request, path: Path, *, limit_bytes: int, what: str = "the upload"
+) -> tuple[int, str]:
+    """Stream the body into ``path``; returns (size in bytes, SHA-256 hex)."""
+    digest = hashlib.sha256()
+    pending: list[bytes] = []
+    pending_bytes = 0
+    with path.open("wb") as out:
+
+        def take(chunk: bytes) -> None:
+            nonlocal pending_bytes
+            digest.update(chunk)
+            pending.append(chunk)
+            pending_bytes += len(chunk)
+            if pending_bytes >= _WRITE_CHUNK_BYTES:  # fewer, larger writes
+                out.write(b"".join(pending))
+                pending.clear()
+                pending_bytes = 0
+
+        size = await _receive(request, limit_bytes, what, take)
+        out.write(b"".join(pending))
+    return size, digest.hexdigest()
+
+
+async def _receive(request: Request, limit_bytes: int, what: str, take: Any) -> int:
+    declared = declared_length(request)
+    if declared is not None and declared > limit_bytes:
+        if declared <= limit_bytes + DRAIN_BYTES:
+            await _drain(request, limit_bytes + DRAIN_BYTES)
+        raise PayloadTooLargeError(what, limit_bytes)
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit_bytes:
+            await _drain_rest(request, size, limit_bytes + DRAIN_BYTES)
+            raise PayloadTooLargeError(what, limit_bytes)
+        if chunk:
+            take(chunk)
+    return size
+
+
+async def _drain(request: Request, max_bytes: int) -> None:
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            return
+
+
+async def _drain_rest(request: Request, size: int, max_bytes: int) -> None:
+    # ``request.stream()`` cannot restart; read the rest straight from the ASGI channel.
+    while size <= max_bytes:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            return
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+def declared_length(request: Request) -> int | None:
+    text = request.headers.get("content-length")
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise SpecError([ErrorDetail("Content-Length", "must be a whole number of bytes")]) from None
+    if value < 0:
+        raise SpecError([ErrorDetail("Content-Length", "must not be negative")])
+    return value
+
+
+def parse_json_object(body: bytes, *, what: str = "a job spec") -> dict[str, Any]:
+    """Decode a JSON object, or a ``SpecError`` that says what is wrong and where."""
+    if not body.strip():
+        raise SpecError([ErrorDetail("$", f"the request body is empty; send {what} as a JSON object")])
+    try:
+        value = json.loads(body)
+    except UnicodeDecodeError:
+        raise SpecError([ErrorDetail("$", "the request body must be UTF-8 encoded JSON")]) from None
+    except json.JSONDecodeError as exc:
+        raise SpecError(
+            [ErrorDetail("$", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
+        ) from None
+    if not isinstance(value, dict):
+        raise SpecError([ErrorDetail("$", f"{what} must be a JSON object, not {_json_type(value)}")])
+    return value
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

@@ -1,0 +1,87 @@
+"""Response shapes, for the OpenAPI document only: routes build plain dicts (the job service's
+status document) and return them as they are, without a second validation pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ProgressDoc(BaseModel):
+    stage: str = Field(description="queued, fetching, speech, mixing, encoding, storing, notifying, done")
+    percent: float = Field(ge=0, le=100)
+
+
+class OutputDoc(BaseModel):
+    url: str | None = Field(description="signed, time-limited download URL (S3_PRESIGNED_URL_EXPIRATION)")
+    urlExpiresAt: str | None
+    s3Uri: str | None = Field(description="s3://bucket/key on AWS; null for local storage")
+    duration: float | None = Field(description="seconds")
+    size: int | None = Field(description="bytes")
+
+
+class StatusDoc(BaseModel):
+    jobId: str
+    status: str = Field(description="submitted, processing, retrying, completed, failed or cancelled")
+    submittedAt: str
+    updatedAt: str
+    completedAt: str | None
+    processingTime: float | None = Field(description="seconds, 2 decimals")
+    progress: ProgressDoc
+    output: OutputDoc
+    error: str | None
+    jobInfo: dict[str, Any] | None
+
+
+class JobListDoc(BaseModel):
+    jobs: list[StatusDoc]
+    nextCursor: str | None = Field(description="pass as ?cursor= for the next page; null on the last")
+
+
+class UploadDoc(BaseModel):
+    source: str = Field(description="the value to put in a spec's asset 'source'")
+    uri: str | None = Field(description="s3:// URI on AWS; null for local storage")
+    size: int = Field(description="bytes")
+    sha256: str
+
+
+class HealthDoc(BaseModel):
+    status: str
+    version: str
+    backend: str
+
+
+class ErrorDetailDoc(BaseModel):
+    path: str = Field(description="JSON path of the field, e.g. timeline[2].data.assetId")
+    message: str
+
+
+class ValidationErrorDoc(BaseModel):
+    error: str = "Validation failed"
+    details: list[ErrorDetailDoc]
+
+
+class NotFoundDoc(BaseModel):
+    error: str = "Job not found"
+    jobId: str | None
+
+
+class MessageDoc(BaseModel):
+    message: str = Field(description="'Forbidden' (403) or 'Too Many Requests' (429)")
+
+
+class ErrorDoc(BaseModel):
+    error: str
+    message: str | None = None
+    requestId: str | None = None
+
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: {"model": MessageDoc, "description": "missing, unknown or revoked X-API-Key"},
+    429: {
+        "model": MessageDoc,
+        "description": "over the key's usage plan; retry after the Retry-After header's seconds",
+    },
+    500: {"model": ErrorDoc, "description": "internal error; the requestId finds it in the server log"},
+}
