@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 RATE_HZ = 48_000
-BIT_RATE = 192_000  # autovid's default AAC bitrate
+BIT_RATE = 192_000  # autovid's default AAC bitrate; the harness passes autovid's current one
 BLOCK_SAMPLES = 1024  # one AAC frame: no re-framing inside the encoder
 BUFFER_SAMPLES = 1021 * 67  # ~1.4 s, not a multiple of the block, so blocks do not repeat
 
@@ -28,9 +28,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of audio")
+    parser.add_argument("--bit-rate", type=int, default=BIT_RATE, help="bits per second")
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE", help="AAC encoder option (repeatable)"
+    )
     args = parser.parse_args(argv)
+    options = dict(item.split("=", 1) for item in args.option)
     started = time.perf_counter()
-    encode(args.output, args.duration)
+    encode(args.output, args.duration, bit_rate=args.bit_rate, options=options)
     print(json.dumps({"encode_s": time.perf_counter() - started}))
     return 0
 
@@ -43,12 +48,14 @@ def music_like_buffer() -> np.ndarray:
     return np.stack([tone + noise, tone * 0.9 - noise]).astype(np.float32)
 
 
-def encode(path: Path, duration_s: float) -> None:
+def encode(
+    path: Path, duration_s: float, *, bit_rate: int = BIT_RATE, options: dict[str, str] | None = None
+) -> None:
     source = music_like_buffer()
     total = int(duration_s * RATE_HZ)
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=RATE_HZ, layout="stereo")
-        stream.bit_rate = BIT_RATE
+        stream = container.add_stream("aac", rate=RATE_HZ, layout="stereo", options=options or {})
+        stream.bit_rate = bit_rate
         for offset in range(0, total, BLOCK_SAMPLES):
             count = min(BLOCK_SAMPLES, total - offset)
             start = offset % BUFFER_SAMPLES
