@@ -16,7 +16,7 @@ import random
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _BACKOFF_CAP_S = 10.0
+CHECKPOINT_INTERVAL_S = 0.2
 USER_AGENT = "autovid (asset fetcher)"
 
 
@@ -108,8 +109,18 @@ class AssetFetcher:
         self._resolver = resolver
         self._verify = verify
 
-    def fetch_all(self, assets: Sequence[AudioAsset | VideoAsset], dest_dir: Path) -> dict[str, Path]:
-        """Fetch every asset into ``dest_dir``; return asset id -> local file (extension kept)."""
+    def fetch_all(
+        self,
+        assets: Sequence[AudioAsset | VideoAsset],
+        dest_dir: Path,
+        *,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> dict[str, Path]:
+        """Fetch every asset into ``dest_dir``; return asset id -> local file (extension kept).
+
+        ``checkpoint`` (optional) is called from the calling thread every ``CHECKPOINT_INTERVAL_S``
+        while downloads run; whatever it raises (a cancelled or timed-out job) stops them, removes
+        every file and propagates."""
         ids_by_source: dict[str, list[str]] = {}
         for asset in assets:
             ids_by_source.setdefault(asset.source, []).append(asset.id)
@@ -122,7 +133,7 @@ class AssetFetcher:
             client = None
             if any(_kind_or_none(source) == "http" for source in ids_by_source):
                 client = stack.enter_context(self._http_client())
-            paths_by_source = self._fetch_concurrently(ids_by_source, dest_dir, client)
+            paths_by_source = self._fetch_concurrently(ids_by_source, dest_dir, client, checkpoint)
         return {asset.id: paths_by_source[asset.source] for asset in assets}
 
     def _precheck(self, source: str, ids: list[str]) -> None:
@@ -137,28 +148,35 @@ class AssetFetcher:
             raise AssetError(ids[0], _with_sharers(exc.reason, ids)) from exc
 
     def _fetch_concurrently(
-        self, ids_by_source: dict[str, list[str]], dest_dir: Path, client: GuardedClient | None
+        self,
+        ids_by_source: dict[str, list[str]],
+        dest_dir: Path,
+        client: GuardedClient | None,
+        checkpoint: Callable[[], None] | None,
     ) -> dict[str, Path]:
         abort = threading.Event()
         results: dict[str, Path] = {}
         errors: list[BaseException] = []
+        stopped_by: BaseException | None = None  # what the checkpoint raised
         workers = min(self._max_workers, len(ids_by_source))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asset-fetch") as pool:
-            futures: dict[Future[Path], str] = {
+            pending: dict[Future[Path], str] = {
                 pool.submit(self._fetch_source, index, source, ids, dest_dir, client, abort): source
                 for index, (source, ids) in enumerate(ids_by_source.items())
             }
-            for future in as_completed(futures):
-                error = future.exception()
-                if error is None:
-                    results[futures[future]] = future.result()
-                    continue
-                errors.append(error)
-                abort.set()  # stop the others: the job cannot use a partial set of assets
-        if errors:
+            while pending:
+                done, _running = wait(pending, timeout=CHECKPOINT_INTERVAL_S, return_when=FIRST_COMPLETED)
+                _collect(done, pending, results, errors, abort)
+                if checkpoint is not None and not abort.is_set():
+                    try:
+                        checkpoint()
+                    except BaseException as exc:
+                        stopped_by = exc
+                        abort.set()
+        if errors or stopped_by is not None:
             for path in results.values():
                 remove_quietly(path)
-            raise _most_telling(errors)
+            raise stopped_by or _most_telling(errors)
         return results
 
     def _fetch_source(
@@ -256,6 +274,23 @@ class AssetFetcher:
                 )
                 self._s3_client = boto3.client("s3", config=config)
             return self._s3_client
+
+
+def _collect(
+    done: Iterable[Future[Path]],
+    pending: dict[Future[Path], str],
+    results: dict[str, Path],
+    errors: list[BaseException],
+    abort: threading.Event,
+) -> None:
+    for future in done:
+        source = pending.pop(future)
+        error = future.exception()
+        if error is None:
+            results[source] = future.result()
+        else:
+            errors.append(error)
+            abort.set()  # stop the others: the job cannot use a partial set of assets
 
 
 def _kind_or_none(source: str) -> str | None:

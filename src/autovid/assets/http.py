@@ -8,7 +8,6 @@ from pathlib import Path
 import httpx
 
 from autovid.assets.common import (
-    CHUNK_BYTES,
     FetchFailed,
     FetchRefused,
     extension_for_content_type,
@@ -59,7 +58,8 @@ def _follow_redirects(
                 continue
             _raise_for_status(response)
             _check_declared_length(response, max_bytes)
-            write_capped(response.iter_bytes(CHUNK_BYTES), part, max_bytes=max_bytes, abort=abort)
+            # no chunk_size: pieces arrive as the network delivers them, so abort is seen promptly
+            write_capped(response.iter_bytes(), part, max_bytes=max_bytes, abort=abort)
             return (
                 extension_of(httpx.URL(url).path)
                 or extension_of(response.url.path)

@@ -81,6 +81,9 @@ class RecordingServer:
     def slow(self, path: str, delay_s: float, body: bytes) -> None:
         self.routes[path] = slow(delay_s, body)
 
+    def drip(self, path: str, chunk: bytes, chunks: int, interval_s: float) -> None:
+        self.routes[path] = drip(chunk, chunks, interval_s)
+
     def redirect(self, path: str, location: str, status: int = 302) -> None:
         self.routes[path] = redirect(location, status)
 
@@ -166,6 +169,21 @@ def slow(delay_s: float, body: bytes) -> Route:
     def route(handler: BaseHTTPRequestHandler) -> None:
         time.sleep(delay_s)
         serve_bytes(body)(handler)
+
+    return route
+
+
+def drip(chunk: bytes, chunks: int, interval_s: float) -> Route:
+    """A slow but steady body: ``chunks`` pieces, one every ``interval_s``."""
+
+    def route(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(chunk) * chunks))
+        handler.end_headers()
+        for _ in range(chunks):
+            handler.wfile.write(chunk)
+            handler.wfile.flush()
+            time.sleep(interval_s)
 
     return route
 

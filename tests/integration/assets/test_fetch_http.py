@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from autovid.assets import AssetFetcher
-from autovid.errors import AssetError, TransientAssetError
+from autovid.errors import AssetError, JobCancelledError, TransientAssetError
 from autovid.spec.models import AudioAsset, VideoAsset
 
 if TYPE_CHECKING:  # fixtures come from conftest.py (importlib mode: no imports at run time)
@@ -320,3 +320,45 @@ def test_https_certificate_for_another_name_is_a_failure(
 
     assert "CERTIFICATE_VERIFY_FAILED" in caught.value.reason
     assert https_server.count() == 0
+
+
+def test_checkpoint_stops_running_downloads_and_removes_every_file(
+    http_server: RecordingServer, tmp_path: Path
+) -> None:
+    http_server.serve("/quick.mp3", BODY)
+    http_server.drip("/long.mp4", b"x" * 1000, chunks=200, interval_s=0.05)  # 10 s in all
+    started = time.monotonic()
+
+    def checkpoint() -> None:
+        if time.monotonic() - started > 0.5:
+            raise JobCancelledError("job cancelled")
+
+    with pytest.raises(JobCancelledError):
+        fetcher().fetch_all(
+            [
+                audio("quick", http_server.url("/quick.mp3")),
+                VideoAsset(id="v", source=http_server.url("/long.mp4")),
+            ],
+            tmp_path,
+            checkpoint=checkpoint,
+        )
+
+    assert time.monotonic() - started < 2.0
+    assert files_in(tmp_path) == []
+
+
+def test_a_permanent_failure_stops_a_long_download(http_server: RecordingServer, tmp_path: Path) -> None:
+    http_server.always("/missing.mp3", 404)
+    http_server.drip("/long.mp4", b"x" * 1000, chunks=200, interval_s=0.05)  # 10 s in all
+    assets = [
+        VideoAsset(id="v", source=http_server.url("/long.mp4")),
+        audio("m", http_server.url("/missing.mp3")),
+    ]
+
+    started = time.monotonic()
+    with pytest.raises(AssetError) as caught:
+        fetcher().fetch_all(assets, tmp_path)
+
+    assert caught.value.asset_id == "m"
+    assert time.monotonic() - started < 2.0
+    assert files_in(tmp_path) == []
