@@ -8,7 +8,9 @@ service and the processor on top. Tests and other entrypoints replace any part b
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,44 +138,66 @@ def _secret(configured: Any, path: Path, load_or_create: Any) -> bytes:
     return secret
 
 
-def _local_speech_engine(settings: Settings) -> SpeechEngine | None:
-    if settings.speech_engine != "espeak":
-        raise ConfigError(
-            f"AUTOVID_TTS_ENGINE={settings.speech_engine} needs AUTOVID_BACKEND=aws; embedded uses espeak"
-        )
-    try:
-        from autovid.adapters.local.espeak import EspeakEngine
-    except ImportError as exc:  # the speech engineer's adapter has not landed yet
-        log.warning("espeak adapter unavailable: %s", exc)
-        return None
+def _local_speech_engine(settings: Settings) -> SpeechEngine:
+    if settings.speech_engine == "polly":  # embedded service or CLI with Polly voices
+        from autovid.adapters.aws.clients import make_clients
+        from autovid.adapters.aws.polly import PollyEngine
+
+        return PollyEngine(make_clients(settings).polly)
+    from autovid.adapters.local.espeak import EspeakEngine
+
     return EspeakEngine()
 
 
 def _synthesizer(settings: Settings, engine: SpeechEngine | None) -> Any:
     if engine is None:
         return None
-    try:
-        from autovid.speech.synthesizer import SpeechSynthesizer
-    except ImportError as exc:
-        log.warning("speech synthesizer unavailable: %s", exc)
-        return None
+    from autovid.speech.synthesizer import SpeechSynthesizer
+
     return SpeechSynthesizer(engine, settings.speech_cache_dir)
 
 
-def _asset_fetcher(settings: Settings, blobs: BlobStore) -> Any:
-    try:
-        from autovid.assets.fetcher import AssetFetcher
-    except ImportError as exc:
-        log.warning("asset fetcher unavailable: %s", exc)
-        return None
+def _asset_fetcher(settings: Settings, blobs: BlobStore, s3_client: Any = None) -> Any:
+    from autovid.assets.fetcher import AssetFetcher
+
     return AssetFetcher(
         blob_store=blobs,
+        s3_client=s3_client,
         max_bytes=settings.max_asset_bytes,
         timeout_s=settings.fetch_timeout_s,
         retries=settings.fetch_retries,
         allow_private=settings.allow_private_urls,
         allow_http=settings.allow_http,
     )
+
+
+def build_renderer(
+    settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path]
+) -> Callable[..., Any]:
+    """The CLI's renderer: ``renderer(spec, output_path=…, workdir=…, progress=…, checkpoint=…)``
+    with paths read relative to ``base_dir`` (inside ``allowed_roots``) and local speech."""
+    from autovid.assets.fetcher import AssetFetcher
+    from autovid.render.pipeline import render
+
+    assets = AssetFetcher(
+        base_dir=base_dir,
+        allowed_roots=list(allowed_roots),
+        s3_client=_cli_s3_client(settings),
+        max_bytes=settings.max_asset_bytes,
+        timeout_s=settings.fetch_timeout_s,
+        retries=settings.fetch_retries,
+        allow_private=settings.allow_private_urls,
+        allow_http=settings.allow_http,
+    )
+    speech = _synthesizer(settings, _local_speech_engine(settings))
+    return functools.partial(render, assets=assets, speech=speech)
+
+
+def _cli_s3_client(settings: Settings) -> Any:
+    # s3:// sources in a CLI render use the ambient AWS credentials; boto3 is imported lazily.
+    from autovid.adapters.aws.clients import make_clients
+
+    return make_clients(settings).s3
 
 
 def _wire_dead_letters(queue: JobQueue, processor: JobProcessor) -> None:

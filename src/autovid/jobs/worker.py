@@ -9,9 +9,11 @@ is received again.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import threading
 import time
@@ -65,11 +67,10 @@ def run_worker(
 
 def _receive(container: Container, stop_event: threading.Event, wait_s: float) -> list[Any]:
     queue: Any = container.queue
+    # The SQLite queue can end its long poll early when asked to stop; SQS cannot.
+    stop_kwargs = {"stop": stop_event} if "stop" in inspect.signature(queue.receive).parameters else {}
     try:
-        try:
-            return queue.receive(max_messages=1, wait_s=wait_s, stop=stop_event)
-        except TypeError:  # a queue without the local ``stop`` extension
-            return queue.receive(max_messages=1, wait_s=wait_s)
+        return queue.receive(max_messages=1, wait_s=wait_s, **stop_kwargs)
     except AutovidError as exc:
         log.warning("receiving from the queue failed: %s; retrying", exc)
         stop_event.wait(1.0)
@@ -77,17 +78,42 @@ def _receive(container: Container, stop_event: threading.Event, wait_s: float) -
 
 
 def sweep(container: Container) -> None:
-    """Housekeeping: delete job records past their TTL."""
+    """Housekeeping: delete job records past their TTL with their local outputs, and work
+    folders left by workers that died."""
     purge = getattr(container.store, "purge_expired", None)
-    if purge is None:
-        return
+    if purge is not None:
+        try:
+            purged = purge()
+        except AutovidError as exc:
+            log.warning("purging expired jobs failed: %s", exc)
+            purged = []
+        for job in purged:
+            _delete_output(container, job)
+        if purged:
+            log.info("purged %d expired job records", len(purged))
+    _clean_work_dirs(container)
+
+
+def _delete_output(container: Container, job: Any) -> None:
+    delete = getattr(container.blobs, "delete", None)
+    if job.output is None or delete is None:
+        return  # S3 lifecycle rules expire outputs on AWS
     try:
-        purged = purge()
+        delete(job.output.key)
     except AutovidError as exc:
-        log.warning("purging expired jobs failed: %s", exc)
+        log.warning("could not delete the output of expired job %s: %s", job.job_id, exc)
+
+
+def _clean_work_dirs(container: Container) -> None:
+    # A folder is named {jobId}-{claimToken}; it is in use only while that claim holds the job.
+    work_dir = container.processor.work_dir
+    if not work_dir.is_dir():
         return
-    if purged:
-        log.info("purged %d expired job records", purged)
+    for folder in work_dir.iterdir():
+        job_id, _, token = folder.name.rpartition("-")
+        job = container.store.get(job_id) if job_id else None
+        if job is None or job.claim_token != token:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def default_worker_count() -> int:

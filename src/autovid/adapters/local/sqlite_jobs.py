@@ -122,13 +122,15 @@ class SqliteJobStore(JobStore):
         next_cursor = encode_cursor(_micros(jobs[-1]), jobs[-1].job_id) if len(rows) > limit else None
         return jobs, next_cursor
 
-    def purge_expired(self) -> int:
-        """Delete records whose TTL has passed; returns how many went."""
+    def purge_expired(self) -> list[Job]:
+        """Delete the records whose TTL has passed and return them (their outputs can go too)."""
+        now_s = int(time.time())
         with self._db.transaction() as conn:
-            cur = conn.execute(
-                "DELETE FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ?", (int(time.time()),)
-            )
-            return cur.rowcount
+            rows = conn.execute(
+                "SELECT record FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ?", (now_s,)
+            ).fetchall()
+            conn.execute("DELETE FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ?", (now_s,))
+        return [job_from_record(json.loads(r["record"])) for r in rows]
 
 
 def _check_expectations(

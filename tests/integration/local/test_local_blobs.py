@@ -1,0 +1,92 @@
+"""LocalBlobStore on real files: signed URLs, key confinement, atomic writes; secrets on disk."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+
+from autovid.adapters.local.local_blobs import LocalBlobStore
+from autovid.adapters.local.signing import Signer, load_or_create_secret
+from autovid.errors import StorageError
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> LocalBlobStore:
+    store = LocalBlobStore(
+        tmp_path / "files", Signer(b"s" * 32), "http://h:1/", prefixes=("assets", "outputs")
+    )
+    (tmp_path / "src.bin").write_bytes(b"payload")
+    store.put_file("outputs/j/out.mp4", tmp_path / "src.bin")
+    return store
+
+
+def _parts(url: str) -> tuple[str, str, str]:
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    return unquote(parts.path.removeprefix("/files/")), query["expires"][0], query["signature"][0]
+
+
+def test_a_signed_url_verifies_to_the_file(blobs: LocalBlobStore) -> None:
+    url, _ = blobs.download_url("outputs/j/out.mp4", expires_s=60)
+    assert url.startswith("http://h:1/files/outputs/j/out.mp4?expires=")
+    assert blobs.verify_download(*_parts(url)).read_bytes() == b"payload"
+
+
+def test_tampered_signature_expiry_or_key_is_refused(blobs: LocalBlobStore, tmp_path: Path) -> None:
+    (tmp_path / "other").write_bytes(b"secret")
+    blobs.put_file("outputs/k/other.mp4", tmp_path / "other")
+    key, expires, signature = _parts(blobs.download_url("outputs/j/out.mp4", expires_s=60)[0])
+    with pytest.raises(StorageError, match="bad signature"):
+        blobs.verify_download(key, expires, signature[:-1] + ("0" if signature[-1] != "0" else "1"))
+    with pytest.raises(StorageError, match="bad signature"):
+        blobs.verify_download(key, str(int(expires) + 3600), signature)
+    with pytest.raises(StorageError, match="bad signature"):
+        blobs.verify_download("outputs/k/other.mp4", expires, signature)
+    with pytest.raises(StorageError, match="integer"):
+        blobs.verify_download(key, "soon", signature)
+
+
+def test_an_expired_url_is_refused(blobs: LocalBlobStore) -> None:
+    url, expires_at = blobs.download_url("outputs/j/out.mp4", expires_s=1)
+    time.sleep(max(0.0, expires_at.timestamp() - time.time()) + 1.1)
+    with pytest.raises(StorageError, match="expired"):
+        blobs.verify_download(*_parts(url))
+
+
+def test_a_url_signed_by_another_deployment_is_refused(blobs: LocalBlobStore, tmp_path: Path) -> None:
+    other = LocalBlobStore(blobs.root, Signer(b"t" * 32), "http://h:1")
+    with pytest.raises(StorageError, match="bad signature"):
+        blobs.verify_download(*_parts(other.download_url("outputs/j/out.mp4", expires_s=60)[0]))
+
+
+def test_keys_stay_inside_the_root_and_the_managed_prefixes(blobs: LocalBlobStore, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("x")
+    (blobs.root / "assets").mkdir()
+    os.symlink(outside, blobs.root / "assets" / "link")
+    with pytest.raises(StorageError, match="outside"):
+        blobs.get_file("assets/link/secret.txt", tmp_path / "copy")
+    for key in ("autovid.db", "secret.key", "cache/x", "assets/.hidden", "assets\\x"):
+        with pytest.raises(StorageError):
+            blobs.exists(key)
+
+
+def test_writes_are_atomic_and_leave_no_temporary_files(blobs: LocalBlobStore, tmp_path: Path) -> None:
+    missing = tmp_path / "does-not-exist"
+    with pytest.raises(FileNotFoundError):
+        blobs.put_file("outputs/j/out.mp4", missing)
+    assert blobs.path_for("outputs/j/out.mp4").read_bytes() == b"payload"  # the old file is intact
+    assert sorted(p.name for p in blobs.path_for("outputs/j/out.mp4").parent.iterdir()) == ["out.mp4"]
+
+
+def test_the_secret_is_created_once_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "secret.key"
+    first = load_or_create_secret(path)
+    assert len(first) == 64 and load_or_create_secret(path) == first
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
