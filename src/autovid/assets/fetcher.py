@@ -131,7 +131,7 @@ class AssetFetcher:
         dest_dir.mkdir(parents=True, exist_ok=True)
         with ExitStack() as stack:
             client = None
-            if any(_kind_or_none(source) == "http" for source in ids_by_source):
+            if any(source_kind(source) == "http" for source in ids_by_source):  # prechecked
                 client = stack.enter_context(self._http_client())
             paths_by_source = self._fetch_concurrently(ids_by_source, dest_dir, client, checkpoint)
         return {asset.id: paths_by_source[asset.source] for asset in assets}
@@ -291,13 +291,6 @@ def _collect(
         else:
             errors.append(error)
             abort.set()  # stop the others: the job cannot use a partial set of assets
-
-
-def _kind_or_none(source: str) -> str | None:
-    try:
-        return source_kind(source)
-    except FetchRefused:
-        return None
 
 
 def _with_sharers(reason: str, ids: list[str]) -> str:

@@ -41,7 +41,7 @@ def _inside(path: Path, roots: Sequence[Path]) -> bool:
 
 
 def _outside_reason(source: str, path: Path, roots: Sequence[Path]) -> str:
-    allowed = ", ".join(str(root) for root in roots)
+    allowed = ", ".join(str(root) for root in roots) or "none are configured"
     # A path that stays inside lexically but not once resolved escapes through a symlink.
     through = " through a symbolic link" if _inside(Path(os.path.normpath(path)), roots) else ""
     return f"path '{source}' leads{through} outside the allowed folders ({allowed})"
