@@ -1,0 +1,101 @@
+"""A local AWS endpoint for development and tests: moto in server mode, with autovid's resources.
+
+``python -m autovid.adapters.aws.emulator`` starts moto on 127.0.0.1, creates the bucket, the jobs
+queue (with its dead-letter queue) and the jobs table, prints the environment variables that
+point autovid at them, and serves until interrupted. moto is a development dependency
+(``pip install -e '.[dev]'``); it is imported only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from autovid.adapters.aws.clients import AwsClients, make_clients
+from autovid.adapters.aws.provision import Resources, provision
+from autovid.config import Settings
+
+DUMMY_ACCESS_KEY_ID = "testing"
+DUMMY_SECRET_ACCESS_KEY = "testing"  # moto accepts any credentials
+
+
+@dataclass
+class Emulator:
+    endpoint_url: str
+    region: str
+    server: Any
+
+    def session(self) -> boto3.session.Session:
+        """A boto3 session with dummy credentials (moto checks none)."""
+        return boto3.session.Session(
+            aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+            aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+            region_name=self.region,
+        )
+
+    def clients(self) -> AwsClients:
+        settings = Settings(
+            AUTOVID_BACKEND="embedded", AUTOVID_AWS_ENDPOINT_URL=self.endpoint_url, APP_AWS_REGION=self.region
+        )
+        return make_clients(settings, session=self.session())
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start(*, host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1") -> Emulator:
+    """Start moto in a thread; ``port=0`` picks a free port."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return Emulator(f"http://{bound_host}:{bound_port}", region, server)
+
+
+def environment(emulator: Emulator, resources: Resources) -> dict[str, str]:
+    return {
+        "AUTOVID_BACKEND": "aws",
+        "AUTOVID_AWS_ENDPOINT_URL": emulator.endpoint_url,
+        "APP_AWS_REGION": emulator.region,
+        "AWS_ACCESS_KEY_ID": DUMMY_ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET_ACCESS_KEY,
+        **resources.environment(),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--bucket", default="autovid-local")
+    parser.add_argument("--queue", default="autovid-jobs")
+    parser.add_argument("--table", default="autovid-jobs")
+    parser.add_argument("--max-receives", type=int, default=3)
+    args = parser.parse_args(argv)
+    emulator = start(port=args.port, region=args.region)
+    resources = provision(
+        emulator.clients(),
+        bucket=args.bucket,
+        queue=args.queue,
+        table=args.table,
+        region=args.region,
+        max_receives=args.max_receives,
+    )
+    print(f"# moto is serving at {emulator.endpoint_url}; paste these into your shell:")
+    for name, value in environment(emulator, resources).items():
+        print(f"export {name}={shlex.quote(value)}")
+    print(f"export AUTOVID_MAX_RECEIVES={args.max_receives}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        emulator.stop()
+
+
+if __name__ == "__main__":
+    main()
