@@ -1,0 +1,34 @@
+# syntax=docker/dockerfile:1
+#
+# autovid processor: the Lambda container image of ProcessorFunction (template.yaml).
+# `sam build` builds it (Docker required) and `sam deploy` pushes it to ECR.
+#
+# - FFmpeg comes inside the PyAV wheels (libx264, AAC): no system ffmpeg is installed.
+# - Speech on AWS is Amazon Polly: espeak-ng (the embedded engine) is not needed here.
+# - The python3.11 base is Amazon Linux 2 (glibc 2.26). pip therefore takes the newest wheels
+#   built for manylinux2014 (PyAV 14.x, numpy 2.2.x at the time of writing), which the lower
+#   bounds in pyproject.toml allow. Build with `--build-arg PYTHON_VERSION=3.12` (Amazon Linux
+#   2023) to get the newest PyAV/numpy wheels instead.
+ARG PYTHON_VERSION=3.11
+
+# ---- build stage: install autovid and its dependencies into /asset ------------------------------
+FROM public.ecr.aws/lambda/python:${PYTHON_VERSION} AS build
+
+WORKDIR /build
+# Only what the wheel needs: the metadata first (readme is part of it), then the package.
+COPY pyproject.toml README.md ./
+COPY src ./src
+# --only-binary: fail fast with a clear message if a compiled dependency has no wheel for this
+# base image, instead of trying (and failing) to compile it. Console scripts (bin/) are no use
+# to Lambda.
+RUN pip install --no-cache-dir --disable-pip-version-check \
+        --only-binary=av,numpy,pydantic-core --target /asset . \
+    && rm -rf /asset/bin
+
+# ---- runtime stage: the Lambda base image plus the installed packages only -----------------------
+FROM public.ecr.aws/lambda/python:${PYTHON_VERSION}
+
+COPY --from=build /asset ${LAMBDA_TASK_ROOT}
+
+# The handler of the AWS engineer's processor entrypoint (SQS batch -> JobProcessor).
+CMD ["autovid.entrypoints.lambdas.processor.handler"]

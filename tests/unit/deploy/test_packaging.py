@@ -1,0 +1,173 @@
+"""What `sam build` packages: the processor image (Dockerfile, .dockerignore), the API zip
+(requirements + layer), samconfig.toml, and the two Lambda handlers the template names."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+PROCESSOR_HANDLER = "autovid.entrypoints.lambdas.processor.handler"
+API_HANDLER = "autovid.entrypoints.lambdas.api.handler"
+# Left out of the API zip on purpose: PyAV and numpy (render only, >150 MB unzipped), the CLI and
+# the local server. boto3 is not listed either: the Lambda runtime provides it.
+NOT_IN_API_ZIP = {"av", "numpy", "typer", "rich", "uvicorn"}
+
+
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with continuation lines joined and comments dropped."""
+    lines = [line for line in path.read_text().splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    pairs = []
+    for line in joined.splitlines():
+        if line.strip():
+            instruction, _, arguments = line.strip().partition(" ")
+            pairs.append((instruction.upper(), " ".join(arguments.split())))
+    return pairs
+
+
+def docker_ignored(path: str, patterns: list[str]) -> bool:
+    """Docker's .dockerignore rule: the last pattern matching the path or a parent of it wins."""
+
+    def matches(pattern: str, candidate: str) -> bool:
+        regex = ""
+        for token in re.split(r"(\*\*/|\*\*|\*|\?)", pattern.strip("/")):
+            # "**/" is any number of directories, zero included.
+            regex += {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(token, re.escape(token))
+        return re.fullmatch(regex, candidate) is not None
+
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    ignored = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        if any(matches(pattern.lstrip("!"), candidate) for candidate in candidates):
+            ignored = not negated
+    return ignored
+
+
+def test_dockerfile_is_a_small_multi_stage_lambda_image(repo_root: Path) -> None:
+    instructions = dockerfile_instructions(repo_root / "Dockerfile")
+    args = [arguments for name, arguments in instructions if name == "ARG"]
+    assert "PYTHON_VERSION=3.11" in args
+    stages = [arguments for name, arguments in instructions if name == "FROM"]
+    assert stages == [
+        "public.ecr.aws/lambda/python:${PYTHON_VERSION} AS build",
+        "public.ecr.aws/lambda/python:${PYTHON_VERSION}",
+    ]
+    runs = [arguments for name, arguments in instructions if name == "RUN"]
+    assert any(re.search(r"pip install .*--target /asset \.( |$)", run) for run in runs), runs
+    # The final stage takes the installed packages only, not the sources or pip's caches.
+    final = instructions[[i for i, (name, _) in enumerate(instructions) if name == "FROM"][-1] :]
+    assert ("COPY", "--from=build /asset ${LAMBDA_TASK_ROOT}") in final
+    assert not any(name == "RUN" for name, _ in final)
+    (cmd,) = [arguments for name, arguments in instructions if name == "CMD"]
+    assert json.loads(cmd) == [PROCESSOR_HANDLER]
+    copies = [arguments for name, arguments in instructions if name == "COPY"]
+    assert "pyproject.toml README.md ./" in copies
+    assert "src ./src" in copies
+
+
+def test_dockerignore_sends_only_the_package_sources(repo_root: Path) -> None:
+    patterns = [
+        line.strip()
+        for line in (repo_root / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for kept in ("pyproject.toml", "README.md", "src/autovid/config.py", "src/autovid/spec/models.py"):
+        assert not docker_ignored(kept, patterns), kept
+    for dropped in (
+        ".venv/bin/python",
+        ".git/HEAD",
+        ".aws-sam/build/template.yaml",
+        "tests/unit/deploy/test_packaging.py",
+        "autovid-data/jobs.db",
+        "src/autovid/__pycache__/config.cpython-311.pyc",
+        "src/autovid.egg-info/PKG-INFO",
+    ):
+        assert docker_ignored(dropped, patterns), dropped
+
+
+def test_api_requirements_match_pyproject(repo_root: Path, sam_template: dict[str, Any]) -> None:
+    pyproject = tomllib.loads((repo_root / "pyproject.toml").read_text())
+    declared = {
+        canonicalize_name(req.name): req for req in map(Requirement, pyproject["project"]["dependencies"])
+    }
+    code_dir = repo_root / sam_template["Resources"]["ApiFunction"]["Properties"]["CodeUri"]
+    lines = (code_dir / "requirements.txt").read_text().splitlines()
+    api = [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
+    assert api, "the API needs at least pydantic and fastapi"
+    for req in api:
+        name = canonicalize_name(req.name)
+        assert name in declared, f"{req.name} is not a dependency in pyproject.toml"
+        assert req.specifier == declared[name].specifier, f"{req.name}: bounds differ from pyproject.toml"
+    left_out = set(declared) - {canonicalize_name(req.name) for req in api}
+    assert left_out == NOT_IN_API_ZIP | {"boto3"}
+
+
+def test_samconfig_deploys_in_one_guided_step(repo_root: Path) -> None:
+    config = tomllib.loads((repo_root / "samconfig.toml").read_text())
+    stack_name = config["default"]["global"]["parameters"]["stack_name"]
+    # Lower case and short enough for auto-vid-s3-bucket-{stack}-{account} (63 characters).
+    assert re.fullmatch(r"[a-z][a-z0-9-]{0,30}", stack_name)
+    deploy = config["default"]["deploy"]["parameters"]
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert deploy["resolve_s3"] is True
+    assert deploy["resolve_image_repos"] is True
+
+
+def handler_environment(cfn_resources: dict[str, Any], function: str) -> dict[str, str]:
+    """The function's environment with placeholder values, plus offline AWS settings."""
+    env = {**os.environ, "AWS_DEFAULT_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    env.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    for name, value in cfn_resources[function]["Properties"]["Environment"]["Variables"].items():
+        env[name] = value if isinstance(value, str) else f"placeholder-{name.lower()}"
+    env["SQS_JOBS_QUEUE_URL"] = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"
+    env["APP_AWS_REGION"] = "eu-west-1"
+    for name in ("WEBHOOK_MAX_HEADERS_SIZE", "WEBHOOK_MAX_METADATA_SIZE"):
+        env[name] = "1024"
+    env.update(
+        {"S3_PRESIGNED_URL_EXPIRATION": "86400", "DYNAMODB_JOBS_TTL_SECONDS": "604800", "LOG_LEVEL": "INFO"}
+    )
+    return env
+
+
+def import_handler(handler: str, blocked: set[str], env: dict[str, str], repo_root: Path) -> None:
+    module_dir = repo_root / "src" / Path(*handler.split(".")[:-1])
+    if not (module_dir.with_suffix(".py").is_file() or (module_dir / "__init__.py").is_file()):
+        pytest.skip(f"{module_dir.relative_to(repo_root)} does not exist yet (AWS engineer)")
+    module, _, attribute = handler.rpartition(".")
+    # sys.modules[name] = None makes `import name` raise ImportError, as in a zip without it.
+    code = (
+        "import importlib, sys\n"
+        f"for name in {sorted(blocked)!r}:\n"
+        "    sys.modules[name] = None\n"
+        f"handler = getattr(importlib.import_module({module!r}), {attribute!r})\n"
+        "assert callable(handler), handler\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_api_handler_imports_without_the_render_dependencies(
+    cfn_resources: dict[str, Any], repo_root: Path
+) -> None:
+    """The API zip holds the layer (autovid) and requirements.txt only: no PyAV, no numpy."""
+    assert cfn_resources["ApiFunction"]["Properties"]["Handler"] == API_HANDLER
+    import_handler(API_HANDLER, NOT_IN_API_ZIP, handler_environment(cfn_resources, "ApiFunction"), repo_root)
+
+
+def test_processor_handler_imports(cfn_resources: dict[str, Any], repo_root: Path) -> None:
+    env = handler_environment(cfn_resources, "ProcessorFunction")
+    import_handler(PROCESSOR_HANDLER, set(), env, repo_root)
