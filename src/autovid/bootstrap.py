@@ -38,6 +38,7 @@ class Adapters:
     speech_engine: SpeechEngine | None
     webhook_secret: bytes
     db: Any = None  # the local Database (shared with API keys and rate limits); None on AWS
+    s3_client: Any = None  # for s3:// asset sources (the AWS adapters' configured client)
 
 
 @dataclass
@@ -71,7 +72,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
     service = JobService(store, queue, blobs, settings)
     processor = JobProcessor(
         service,
-        assets=overrides.pop("assets", None) or _asset_fetcher(settings, blobs),
+        assets=overrides.pop("assets", None) or _asset_fetcher(settings, blobs, adapters.s3_client),
         speech=overrides.pop("speech", None) or _synthesizer(settings, speech_engine),
         webhooks=webhooks,
         work_dir=overrides.pop("work_dir", None) or settings.data_dir / WORK_DIR,

@@ -57,7 +57,13 @@ def run_worker(
                 break
             continue
         for message in messages:
-            outcome = container.processor.process(message, stop=stop_event)
+            try:
+                outcome = container.processor.process(message, stop=stop_event)
+            except AutovidError as exc:
+                # The store or queue failed around the job; its lease brings it back later.
+                log.warning("job %s: not processed (%s); it returns after its lease", message.job_id, exc)
+                stop_event.wait(1.0)
+                continue
             handled += 1
             log.info("job %s: %s", message.job_id, outcome.value)
             if on_outcome is not None:
@@ -159,6 +165,11 @@ def _run_process_pool(settings: Settings, count: int, stop_event: threading.Even
     settings_values = settings_to_kwargs(settings)
     processes: list[Any] = []
     while not stop_event.is_set():
+        for process in processes:
+            if not process.is_alive():
+                log.warning(
+                    "worker process %s exited with %s; starting another", process.pid, process.exitcode
+                )
         processes = [p for p in processes if p.is_alive()]
         while len(processes) < count:  # start, and restart workers that died
             process = context.Process(target=worker_process_main, args=(settings_values,), daemon=False)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from autovid.errors import TransientStorageError
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -38,13 +41,22 @@ class Database:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that holds the write lock from its first statement."""
         conn = self.connection()
-        conn.execute("BEGIN IMMEDIATE")
+        with translate_errors():
+            conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
+            with translate_errors():
+                yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        with translate_errors():
+            conn.execute("COMMIT")
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a query outside a write transaction (WAL readers never wait for the writer)."""
+        with translate_errors():
+            return self.connection().execute(sql, params).fetchall()
 
     def ensure_schema(self, name: str, statements: str) -> None:
         """Run ``CREATE … IF NOT EXISTS`` statements once per process."""
@@ -69,6 +81,16 @@ class Database:
         if conn is not None and getattr(self._local, "pid", None) == os.getpid():
             conn.close()
         self._local.conn = None
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """SQLite's "database is locked" (past the busy timeout) and disk I/O errors may pass: they
+    become ``TransientStorageError``; anything else is a bug and stays as it is."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise TransientStorageError(f"SQLite database unavailable: {exc}") from exc
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -69,11 +69,8 @@ class SqliteJobStore(JobStore):
         return job
 
     def get(self, job_id: str) -> Job | None:
-        row = (
-            self._db.connection()
-            .execute("SELECT record, expires_at FROM jobs WHERE job_id = ?", (job_id,))
-            .fetchone()
-        )
+        rows = self._db.read("SELECT record, expires_at FROM jobs WHERE job_id = ?", (job_id,))
+        row = rows[0] if rows else None
         if row is None or _expired(row["expires_at"], int(time.time())):
             return None
         return job_from_record(json.loads(row["record"]))
@@ -117,7 +114,7 @@ class SqliteJobStore(JobStore):
             params += [after_us, after_us, after_id]
         sql += " ORDER BY submitted_us DESC, job_id DESC LIMIT ?"
         params.append(limit + 1)
-        rows = self._db.connection().execute(sql, params).fetchall()
+        rows = self._db.read(sql, params)
         jobs = [job_from_record(json.loads(r["record"])) for r in rows[:limit]]
         next_cursor = encode_cursor(_micros(jobs[-1]), jobs[-1].job_id) if len(rows) > limit else None
         return jobs, next_cursor

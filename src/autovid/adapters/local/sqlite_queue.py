@@ -111,11 +111,7 @@ class SqliteJobQueue(JobQueue):
     # --- local only ----------------------------------------------------------------------------
 
     def dead_letters(self) -> list[DeadLetter]:
-        rows = (
-            self._db.connection()
-            .execute("SELECT * FROM dead_letters ORDER BY dead_at DESC, id DESC")
-            .fetchall()
-        )
+        rows = self._db.read("SELECT * FROM dead_letters ORDER BY dead_at DESC, id DESC")
         return [
             DeadLetter(r["id"], r["job_id"], r["sent_at"], r["dead_at"], r["receive_count"]) for r in rows
         ]
@@ -123,11 +119,10 @@ class SqliteJobQueue(JobQueue):
     def counts(self) -> dict[str, int]:
         """Messages by state: ``visible`` (waiting), ``in_flight`` (leased or delayed), ``dead``."""
         now = self._clock()
-        conn = self._db.connection()
-        visible, total = conn.execute(
+        ((visible, total),) = self._db.read(
             "SELECT COALESCE(SUM(visible_at <= ?), 0), COUNT(*) FROM messages", (now,)
-        ).fetchone()
-        (dead,) = conn.execute("SELECT COUNT(*) FROM dead_letters").fetchone()
+        )
+        ((dead,),) = self._db.read("SELECT COUNT(*) FROM dead_letters")
         return {"visible": int(visible), "in_flight": int(total - visible), "dead": int(dead)}
 
     # --- internals -----------------------------------------------------------------------------
