@@ -1,0 +1,315 @@
+"""Reading media with PyAV: probing files, scanning video timestamps, streaming audio decode.
+
+Everything here reads files; nothing decodes a whole file into memory. FFmpeg errors become
+``MediaError`` with a reason a user can act on; the pipeline turns that into an ``AssetError``
+naming the asset.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import numpy as np
+
+from autovid.errors import MediaError
+
+SAMPLE_RATE = 48_000
+_DECODE_CHECK_PACKETS = 500  # packets to demux while looking for a first decodable frame
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    codec: str  # FFmpeg codec name: "h264", "mpeg4", …
+    width: int
+    height: int
+    frame_rate: Fraction | None  # average frame rate, when known
+    time_base: Fraction
+    start_s: float
+    duration_s: float | None  # from the container's metadata
+    avcc: bool  # H.264 with avcC extradata (length-prefixed NAL units), as MP4 stores it
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    codec: str
+    sample_rate: int
+    channels: int
+    start_s: float
+    duration_s: float | None  # from the container's metadata (an estimate for some MP3s)
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: Path
+    format_name: str
+    duration_s: float | None
+    video: VideoInfo | None
+    audio: AudioInfo | None
+
+
+@dataclass(frozen=True)
+class VideoScan:
+    """What demuxing every video packet (without decoding) tells about a video stream."""
+
+    start_pts: int  # the earliest pts, in ``time_base``; output timestamps are shifted by it
+    time_base: Fraction
+    duration_s: float  # from the earliest pts to the end of the last-shown frame
+    packet_count: int
+    copy_problem: str | None  # why the packets cannot be copied as they are (None: they can)
+    rebuilt_dts: tuple[int, ...] | None  # dts to use when the container stores none (Matroska)
+
+
+def probe(path: Path | str) -> MediaInfo:
+    """Open ``path``, describe its first video and audio streams and check that each decodes.
+
+    Raises ``MediaError`` for files FFmpeg cannot read, files without audio or video, and streams
+    whose first frame does not decode.
+    """
+    path = Path(path)
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            video_stream = _main_video_stream(container)
+            audio_stream = container.streams.audio[0] if container.streams.audio else None
+            if video_stream is None and audio_stream is None:
+                raise MediaError("the file has no audio or video stream")
+            _check_decodes(container, [s for s in (video_stream, audio_stream) if s is not None])
+            duration_s = container.duration / 1_000_000 if container.duration else None
+            return MediaInfo(
+                path=path,
+                format_name=container.format.name,
+                duration_s=duration_s,
+                video=_video_info(video_stream, duration_s) if video_stream else None,
+                audio=_audio_info(audio_stream, duration_s) if audio_stream else None,
+            )
+    except av.FFmpegError as exc:
+        raise MediaError(describe_ffmpeg_error(exc)) from None
+
+
+def describe_ffmpeg_error(exc: av.FFmpegError) -> str:
+    """A short reason without the file path (the caller names the asset)."""
+    reason = getattr(exc, "strerror", None) or str(exc)
+    if isinstance(exc, av.InvalidDataError):
+        return f"not a readable audio or video file ({reason.lower()})"
+    return f"cannot read media: {reason}"
+
+
+def _main_video_stream(container: av.container.InputContainer) -> av.VideoStream | None:
+    """The first real video stream: MP3/M4A cover art shows up as an 'attached picture' stream."""
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    return None
+
+
+def _check_decodes(container: av.container.InputContainer, streams: list[av.stream.Stream]) -> None:
+    waiting = {stream.index: stream for stream in streams}
+    for count, packet in enumerate(container.demux(*streams)):
+        if packet.stream.index in waiting and packet.decode():
+            del waiting[packet.stream.index]
+        if not waiting:
+            return
+        if count > _DECODE_CHECK_PACKETS:
+            break
+    names = ", ".join(sorted(s.type for s in waiting.values()))
+    raise MediaError(f"the {names} stream has no decodable frames (empty or corrupt)")
+
+
+def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
+    if value is None or time_base is None:
+        return None
+    return float(value * time_base)
+
+
+def _video_info(stream: av.VideoStream, container_duration_s: float | None) -> VideoInfo:
+    context = stream.codec_context
+    extradata = bytes(context.extradata or b"")
+    return VideoInfo(
+        codec=context.name,
+        width=context.width,
+        height=context.height,
+        frame_rate=stream.average_rate or stream.guessed_rate,
+        time_base=stream.time_base,
+        start_s=_seconds(stream.start_time, stream.time_base) or 0.0,
+        duration_s=_seconds(stream.duration, stream.time_base) or container_duration_s,
+        avcc=context.name == "h264" and extradata[:1] == b"\x01",
+    )
+
+
+def _audio_info(stream: av.AudioStream, container_duration_s: float | None) -> AudioInfo:
+    context = stream.codec_context
+    return AudioInfo(
+        codec=context.name,
+        sample_rate=context.sample_rate,
+        channels=context.channels,
+        start_s=_seconds(stream.start_time, stream.time_base) or 0.0,
+        duration_s=_seconds(stream.duration, stream.time_base) or container_duration_s,
+    )
+
+
+def scan_video(path: Path | str) -> VideoScan:
+    """Demux (never decode) every packet of the main video stream: exact duration, and whether
+    its timestamps allow copying the packets into an MP4."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = _main_video_stream(container)
+            if stream is None:
+                raise MediaError("the file has no video stream")
+            return _scan_packets(container, stream)
+    except av.FFmpegError as exc:
+        raise MediaError(describe_ffmpeg_error(exc)) from None
+
+
+def _scan_packets(container: av.container.InputContainer, stream: av.VideoStream) -> VideoScan:
+    time_base = stream.time_base
+    rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+    frame_ticks = max(1, round(1 / (rate * time_base)))
+    pts_list: list[int] = []
+    end = None
+    problem: str | None = None
+    last_dts: int | None = None
+    missing_dts = False
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue  # the demuxer's end-of-stream marker
+        if packet.pts is None:
+            problem = problem or "some video packets have no presentation timestamp"
+            continue
+        pts_list.append(packet.pts)
+        shown_until = packet.pts + (packet.duration or frame_ticks)
+        end = shown_until if end is None else max(end, shown_until)
+        if packet.dts is None:
+            missing_dts = True
+        elif last_dts is not None and packet.dts <= last_dts:
+            problem = problem or "video decode timestamps are not increasing"
+        last_dts = packet.dts if packet.dts is not None else last_dts
+    if not pts_list or end is None:
+        raise MediaError("the video stream has no packets")
+    start = min(pts_list)
+    rebuilt = _rebuild_dts(pts_list) if missing_dts and problem is None else None
+    if missing_dts and rebuilt is None:
+        problem = problem or "video packets lack decode timestamps"
+    return VideoScan(
+        start_pts=start,
+        time_base=time_base,
+        duration_s=float((end - start) * time_base),
+        packet_count=len(pts_list),
+        copy_problem=problem,
+        rebuilt_dts=rebuilt,
+    )
+
+
+def _rebuild_dts(pts_in_decode_order: list[int]) -> tuple[int, ...] | None:
+    """Decode timestamps for a stream that stores only pts (Matroska with B-frames): the sorted
+    pts shifted back just enough that every dts <= its pts. None when pts repeat."""
+    ordered = np.sort(np.asarray(pts_in_decode_order, dtype=np.int64))
+    if np.any(np.diff(ordered) <= 0):
+        return None
+    shift = int(np.max(ordered - np.asarray(pts_in_decode_order, dtype=np.int64)))
+    return tuple(int(v) for v in ordered - shift)
+
+
+class AudioReader:
+    """Streams the first audio stream of a file as float32 at ``sample_rate``.
+
+    ``read(n)`` returns shape (channels, n) with channels 1 (mono sources, to be broadcast) or 2;
+    after the end of the stream it pads with silence. Memory holds at most one decoded frame
+    beyond what was asked for.
+    """
+
+    def __init__(self, path: Path | str, *, sample_rate: int = SAMPLE_RATE) -> None:
+        self.path = Path(path)
+        try:
+            self._container = av.open(str(self.path), metadata_errors="ignore")
+        except av.FFmpegError as exc:
+            raise MediaError(describe_ffmpeg_error(exc)) from None
+        if not self._container.streams.audio:
+            self._container.close()
+            raise MediaError("the file has no audio stream")
+        stream = self._container.streams.audio[0]
+        self.channels = 1 if stream.codec_context.channels == 1 else 2
+        self._resampler = av.AudioResampler(
+            format="fltp", layout="mono" if self.channels == 1 else "stereo", rate=sample_rate
+        )
+        self._frames: Iterator[av.AudioFrame] | None = self._container.decode(stream)
+        self._pending: deque[np.ndarray] = deque()
+        self._pending_samples = 0
+
+    def __enter__(self) -> AudioReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def exhausted(self) -> bool:
+        return self._frames is None and self._pending_samples == 0
+
+    def read(self, count: int) -> np.ndarray:
+        """The next ``count`` samples, shape (channels, count), silence past the end."""
+        self._fill(count)
+        out = np.zeros((self.channels, count), dtype=np.float32)
+        filled = 0
+        while filled < count and self._pending:
+            chunk = self._pending[0]
+            take = min(count - filled, chunk.shape[1])
+            out[:, filled : filled + take] = chunk[:, :take]
+            filled += take
+            if take == chunk.shape[1]:
+                self._pending.popleft()
+            else:
+                self._pending[0] = chunk[:, take:]
+        self._pending_samples -= filled
+        return out
+
+    def skip(self, count: int) -> None:
+        while count > 0 and not self.exhausted:
+            step = min(count, SAMPLE_RATE)
+            self.read(step)
+            count -= step
+
+    def count_remaining(self) -> int:
+        """Decode to the end and return how many samples were left (used to measure a clip)."""
+        total = 0
+        while not self.exhausted:
+            self._fill(SAMPLE_RATE)
+            total += self._pending_samples
+            self._pending.clear()
+            self._pending_samples = 0
+        return total
+
+    def close(self) -> None:
+        self._frames = None
+        self._pending.clear()
+        self._pending_samples = 0
+        self._container.close()
+
+    def _fill(self, count: int) -> None:
+        while self._pending_samples < count and self._frames is not None:
+            try:
+                frame = next(self._frames, None)
+                resampled = self._resampler.resample(frame)
+            except av.FFmpegError as exc:
+                raise MediaError(f"audio decoding failed: {describe_ffmpeg_error(exc)}") from None
+            if frame is None:
+                self._frames = None
+            for out_frame in resampled:
+                if out_frame.samples:
+                    self._push(out_frame.to_ndarray())
+
+    def _push(self, samples: np.ndarray) -> None:
+        self._pending.append(samples)
+        self._pending_samples += samples.shape[1]
+
+
+def audio_sample_count(path: Path | str, *, sample_rate: int = SAMPLE_RATE) -> int:
+    """The exact number of samples the file decodes to at ``sample_rate`` (a streaming decode)."""
+    with AudioReader(path, sample_rate=sample_rate) as reader:
+        return reader.count_remaining()

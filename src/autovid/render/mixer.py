@@ -1,0 +1,223 @@
+"""The streaming mixer: a ``Plan`` in, 48 kHz stereo float32 blocks out.
+
+Every source is read through a ``SampleSource`` (a streaming decoder in production) opened when
+its clip starts and closed when it ends, so memory depends on the block size, never on the
+video's length. Per block: music clips (with their crossfade envelopes) are summed and multiplied
+by the ducking gain, events and the video's own audio are added, and a look-ahead limiter keeps
+true peaks under the ceiling. All of it is vectorised numpy; nothing runs per sample in Python.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+import numpy as np
+
+from autovid.render.plan import Clip, Plan, Source
+
+BLOCK_SAMPLES = 32_768  # ~0.68 s at 48 kHz: big enough that numpy's per-call overhead vanishes
+CEILING_DBFS = -2.0  # 1 dB under the required -1 dBFS true peak: room for the AAC codec's overshoot
+
+
+class SampleSource(Protocol):
+    """A streaming reader of one source at the plan's sample rate."""
+
+    def read(self, count: int) -> np.ndarray:
+        """The next ``count`` samples, shape (1 or 2, count), silence past the end."""
+        ...
+
+    def skip(self, count: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+OpenSource = Callable[[Source], SampleSource]
+
+
+class Limiter:
+    """A look-ahead peak limiter with a gain that never exceeds what each sample needs.
+
+    For every sample the required gain is g = min(1, ceiling / peak), where the peak is a 4x
+    oversampled (true-peak) estimate. The applied gain is a running minimum of g over
+    [n - W - hold, n + W] followed by a moving average over [n - W, n + W]: every sample in the
+    averaging window is a minimum that includes g[n], so the smooth gain is <= g[n] everywhere
+    (the ceiling holds) while it ramps over 2W samples instead of jumping. It runs on a stream
+    with a delay of 2W + taps samples; context carried between calls makes block edges seamless.
+    """
+
+    def __init__(
+        self,
+        *,
+        sample_rate: int,
+        ceiling_dbfs: float = CEILING_DBFS,
+        lookahead_s: float = 0.005,
+        hold_s: float = 0.02,
+    ) -> None:
+        self.threshold = float(10 ** (ceiling_dbfs / 20))
+        self._w = max(1, round(lookahead_s * sample_rate))
+        self._hold = max(0, round(hold_s * sample_rate))
+        self._taps = _oversampling_filters()
+        margin = self._taps.shape[1]
+        self._future = 2 * self._w + margin  # samples held back until their look-ahead arrives
+        self._past = 2 * self._w + self._hold + margin
+        self._history = np.zeros((2, self._past), dtype=np.float32)  # silence before the start
+        self._pending = np.zeros((2, 0), dtype=np.float32)
+        self.max_reduction_db = 0.0  # deepest gain reduction applied so far (for diagnostics)
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """Feed ``block`` (2, n); return the limited samples that are ready (2, m)."""
+        self._pending = np.concatenate([self._pending, block], axis=1) if self._pending.size else block
+        ready = self._pending.shape[1] - self._future
+        if ready <= 0:
+            return np.zeros((2, 0), dtype=np.float32)
+        return self._emit(ready)
+
+    def flush(self) -> np.ndarray:
+        """The remaining samples (the stream is followed by silence)."""
+        remaining = self._pending.shape[1]
+        if remaining == 0:
+            return np.zeros((2, 0), dtype=np.float32)
+        self._pending = np.concatenate([self._pending, np.zeros((2, self._future), np.float32)], axis=1)
+        return self._emit(remaining)
+
+    def _emit(self, ready: int) -> np.ndarray:
+        context = np.concatenate([self._history, self._pending], axis=1)
+        out = self._pending[:, :ready]
+        # Cheap exit: far enough under the ceiling that even inter-sample peaks cannot reach it.
+        if float(np.max(np.abs(context))) * 1.41 >= self.threshold:
+            gain = self._smooth_gain(context)[self._past : self._past + ready]
+            out = (out * gain).astype(np.float32)
+        self._history = context[:, ready : ready + self._past]
+        self._pending = self._pending[:, ready:]
+        return out
+
+    def _smooth_gain(self, signal: np.ndarray) -> np.ndarray:
+        peak = _true_peak(signal, self._taps)
+        with np.errstate(divide="ignore"):
+            needed = np.minimum(1.0, self.threshold / peak)
+        w = self._w
+        held = _window_min(needed, before=w + self._hold, after=w)
+        smooth = _moving_average(held, w)
+        self.max_reduction_db = min(self.max_reduction_db, 20 * float(np.log10(max(smooth.min(), 1e-9))))
+        return smooth.astype(np.float32)
+
+
+def _oversampling_filters(factor: int = 4, half_taps: int = 8) -> np.ndarray:
+    """Windowed-sinc interpolators for the fractional positions 1/4, 2/4, 3/4 (one row each)."""
+    m = np.arange(-half_taps + 1, half_taps + 1)
+    rows = []
+    for phase in range(1, factor):
+        x = m - phase / factor
+        window = np.cos(0.5 * np.pi * x / (half_taps + 0.5)) ** 2
+        taps = np.sinc(x) * window
+        rows.append(taps / taps.sum())
+    return np.array(rows)
+
+
+def _true_peak(signal: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """Per sample: the largest |value| over both channels at the sample and the three
+    interpolated points on each side of it."""
+    peak = np.max(np.abs(signal), axis=0).astype(np.float64)
+    half = taps.shape[1] // 2
+    for row in taps:
+        for channel in signal:
+            # between[n] estimates the signal a fraction past sample n
+            between = np.abs(np.convolve(channel, row[::-1], mode="full")[half : half + channel.size])
+            np.maximum(peak, between, out=peak)
+            np.maximum(peak[1:], between[:-1], out=peak[1:])
+    return peak
+
+
+def _window_min(values: np.ndarray, *, before: int, after: int) -> np.ndarray:
+    """out[n] = min(values[n - before : n + after + 1]), treating values outside as 1."""
+    width = before + after + 1
+    padded = np.concatenate([np.ones(before), values, np.ones(after)])
+    return _sliding_min(padded, width)
+
+
+def _sliding_min(values: np.ndarray, width: int) -> np.ndarray:
+    """min over each window of ``width`` (van Herk / Gil-Werman: two block-wise scans)."""
+    n = values.size
+    blocks = -(-n // width)
+    padded = np.concatenate([values, np.ones(blocks * width - n)]).reshape(blocks, width)
+    prefix = np.minimum.accumulate(padded, axis=1).ravel()
+    suffix = np.minimum.accumulate(padded[:, ::-1], axis=1)[:, ::-1].ravel()
+    return np.minimum(suffix[: n - width + 1], prefix[width - 1 : n])
+
+
+def _moving_average(values: np.ndarray, half_width: int) -> np.ndarray:
+    """out[n] = mean(values[n - half_width : n + half_width + 1]), edges padded with 1."""
+    padded = np.concatenate([np.ones(half_width + 1), values, np.ones(half_width)])
+    sums = np.cumsum(padded)
+    width = 2 * half_width + 1
+    return (sums[width:] - sums[:-width]) / width
+
+
+class Mixer:
+    """Renders a plan block by block; ``blocks()`` yields (2, n) float32 arrays whose lengths add
+    up to ``plan.total_samples``."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        open_source: OpenSource,
+        *,
+        block_samples: int = BLOCK_SAMPLES,
+        ceiling_dbfs: float = CEILING_DBFS,
+        checkpoint: Callable[[], None] | None = None,
+    ) -> None:
+        self.plan = plan
+        self._open_source = open_source
+        self._block = block_samples
+        self._checkpoint = checkpoint or (lambda: None)
+        self.limiter = Limiter(sample_rate=plan.sample_rate, ceiling_dbfs=ceiling_dbfs)
+        self.mixed_samples = 0  # progress: samples mixed so far (before the limiter's delay)
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        waiting = deque(self.plan.clips)  # ordered by start
+        playing: dict[int, tuple[Clip, SampleSource]] = {}
+        try:
+            for start in range(0, self.plan.total_samples, self._block):
+                self._checkpoint()
+                stop = min(start + self._block, self.plan.total_samples)
+                while waiting and waiting[0].start < stop:
+                    clip = waiting.popleft()
+                    playing[id(clip)] = (clip, self._open(clip))
+                block = self._mix(start, stop, playing)
+                self.mixed_samples = stop
+                out = self.limiter.process(block)
+                if out.shape[1]:
+                    yield out
+            tail = self.limiter.flush()
+            if tail.shape[1]:
+                yield tail
+        finally:
+            for _, source in playing.values():
+                source.close()
+
+    def _open(self, clip: Clip) -> SampleSource:
+        source = self._open_source(clip.source)
+        if clip.offset:
+            source.skip(clip.offset)
+        return source
+
+    def _mix(self, start: int, stop: int, playing: dict[int, tuple[Clip, SampleSource]]) -> np.ndarray:
+        count = stop - start
+        music = np.zeros((2, count), dtype=np.float32)
+        rest = np.zeros((2, count), dtype=np.float32)
+        for key, (clip, source) in list(playing.items()):
+            lo, hi = max(start, clip.start), min(stop, clip.end)
+            if lo < hi:
+                samples = source.read(hi - lo)
+                target = music if clip.bus == "music" else rest
+                target[:, lo - start : hi - start] += samples * clip.envelope(lo - clip.start, hi - lo)
+            if clip.end <= stop:
+                source.close()
+                del playing[key]
+        duck = self.plan.duck_gain(start, stop)
+        if duck is not None:
+            music *= duck
+        music += rest
+        return music

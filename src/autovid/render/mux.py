@@ -1,0 +1,354 @@
+"""Writing media: the AAC mix track, then the MP4 with the video copied or encoded once.
+
+Fast path: an H.264 input whose timestamps are usable and a spec that asks for no bitrate and no
+fps change has its video packets copied into the MP4 unchanged — no decode, no encode — so the
+render costs little more than the audio. Otherwise the video is decoded and encoded once with
+libx264 (yuv420p) at the spec's preset, bitrate and fps.
+
+Packets from both streams are fed to the muxer in decode-time order, so memory stays flat and the
+file is interleaved; ``+faststart`` puts the index at the front for streaming playback.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from autovid.errors import MediaError
+from autovid.render.media import VideoInfo, VideoScan, describe_ffmpeg_error
+from autovid.spec.models import Encoding
+
+DEFAULT_AUDIO_BITRATE_BPS = 192_000
+_MUX_CHECK_S = 0.5  # call checkpoint/progress every this much media time while muxing
+
+
+@dataclass(frozen=True)
+class VideoMode:
+    copy: bool
+    reason: str  # why the video is copied or encoded, for logs and results
+
+
+def choose_video_mode(info: VideoInfo, scan: VideoScan, encoding: Encoding) -> VideoMode:
+    """Copy the video packets when nothing asks for a change and the stream allows it."""
+    if info.codec != "h264":
+        return VideoMode(False, f"the video is {info.codec}, not H.264")
+    if encoding.bitrate is not None or encoding.fps is not None:
+        return VideoMode(False, "the spec sets output.encoding bitrate or fps")
+    if not info.avcc:
+        return VideoMode(False, "the H.264 stream is in Annex B form (no avcC header)")
+    if scan.copy_problem:
+        return VideoMode(False, scan.copy_problem)
+    return VideoMode(True, "H.264 packets copied unchanged")
+
+
+def write_audio_track(
+    blocks: Iterable[np.ndarray],
+    path: Path,
+    *,
+    sample_rate: int,
+    bitrate_bps: int | None = None,
+    on_block: Callable[[int], None] | None = None,
+) -> int:
+    """Encode float32 stereo ``blocks`` to an AAC track in an MP4 container; return the sample
+    count. ``on_block`` receives the samples produced so far.
+
+    The blocks are produced (decoded, mixed, limited) on the calling thread — where
+    ``checkpoint`` and progress callbacks belong — while a worker thread encodes them: FFmpeg's
+    encoder releases the GIL, so on two cores mixing hides behind the encode.
+    """
+    encoder = _AudioEncoderThread(path, sample_rate, bitrate_bps or DEFAULT_AUDIO_BITRATE_BPS)
+    produced = 0
+    try:
+        for block in blocks:
+            encoder.put(block)
+            produced += block.shape[1]
+            if on_block:
+                on_block(produced)
+    except BaseException:
+        encoder.abort()
+        raise
+    encoder.finish()
+    return produced
+
+
+class _AudioEncoderThread:
+    """Encodes queued blocks to AAC on a worker thread; errors come back to the caller."""
+
+    _DONE = object()
+    _QUEUE_BLOCKS = 4  # bounded: memory stays a few blocks however long the video
+
+    def __init__(self, path: Path, sample_rate: int, bitrate_bps: int) -> None:
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=self._QUEUE_BLOCKS)
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, args=(path, sample_rate, bitrate_bps), name="aac-encoder", daemon=True
+        )
+        self._thread.start()
+
+    def put(self, block: np.ndarray) -> None:
+        while self._thread.is_alive():
+            try:
+                self._queue.put(block, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        self._raise_error()
+
+    def finish(self) -> None:
+        self.put_done()
+        self._thread.join()
+        self._raise_error()
+
+    def abort(self) -> None:
+        self._stop.set()
+        self.put_done()
+        self._thread.join()
+
+    def put_done(self) -> None:
+        while self._thread.is_alive():
+            try:
+                self._queue.put(self._DONE, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _raise_error(self) -> None:
+        if isinstance(self._error, av.FFmpegError):
+            raise MediaError(f"AAC encoding failed: {describe_ffmpeg_error(self._error)}") from None
+        if self._error is not None:
+            raise self._error
+
+    def _run(self, path: Path, sample_rate: int, bitrate_bps: int) -> None:
+        try:
+            with av.open(str(path), "w", format="mp4") as container:
+                stream = container.add_stream("aac", rate=sample_rate, layout="stereo")
+                stream.bit_rate = bitrate_bps
+                written = 0
+                while not self._stop.is_set():
+                    block = self._queue.get()
+                    if block is self._DONE:
+                        break
+                    assert isinstance(block, np.ndarray)
+                    container.mux(stream.encode(_audio_frame(block, sample_rate, written)))
+                    written += block.shape[1]
+                container.mux(stream.encode(None))
+        except BaseException as exc:  # handed to the caller's thread
+            self._error = exc
+            self._drain()
+
+    def _drain(self) -> None:
+        """Unblock a producer waiting on a full queue after a failure."""
+        while True:
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                return
+
+
+def _audio_frame(block: np.ndarray, sample_rate: int, pts: int) -> av.AudioFrame:
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block, np.float32), "fltp", "stereo")
+    frame.sample_rate = sample_rate
+    frame.pts = pts
+    frame.time_base = Fraction(1, sample_rate)
+    return frame
+
+
+def mux(
+    *,
+    video_path: Path,
+    video: VideoInfo,
+    scan: VideoScan,
+    audio_path: Path,
+    output_path: Path,
+    encoding: Encoding,
+    copy: bool,
+    checkpoint: Callable[[], None] | None = None,
+    on_progress: Callable[[float], None] | None = None,
+) -> None:
+    """Write ``output_path`` (MP4, faststart): the video copied or encoded, the AAC track copied.
+
+    The file is written beside the target and renamed at the end, so a failed or cancelled
+    render leaves nothing half-written under the output's name.
+    """
+    partial = output_path.with_name(output_path.name + ".partial")
+    try:
+        with (
+            av.open(str(video_path), metadata_errors="ignore") as video_in,
+            av.open(str(audio_path)) as audio_in,
+            av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"}) as out,
+        ):
+            in_video = next(s for s in video_in.streams.video if s.index == _video_index(video_in))
+            if copy:
+                video_packets = _copied_packets(
+                    video_in, in_video, out.add_stream_from_template(in_video), scan
+                )
+            else:
+                video_packets = _encoded_packets(video_in, in_video, video, scan, encoding, out)
+            in_audio = audio_in.streams.audio[0]
+            audio_packets = _demuxed_packets(audio_in, in_audio, out.add_stream_from_template(in_audio))
+            _write_interleaved(out, video_packets, audio_packets, scan.duration_s, checkpoint, on_progress)
+        os.replace(partial, output_path)
+    except av.FFmpegError as exc:
+        raise MediaError(f"writing the MP4 failed: {describe_ffmpeg_error(exc)}") from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _video_index(container: av.container.InputContainer) -> int:
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream.index
+    raise MediaError("the file has no video stream")
+
+
+def _write_interleaved(
+    out: av.container.OutputContainer,
+    video_packets: Iterator[av.Packet],
+    audio_packets: Iterator[av.Packet],
+    duration_s: float,
+    checkpoint: Callable[[], None] | None,
+    on_progress: Callable[[float], None] | None,
+) -> None:
+    next_check_s = 0.0
+    for time_s, _, packet in heapq.merge(_keyed(video_packets, 0), _keyed(audio_packets, 1)):
+        out.mux(packet)
+        if time_s >= next_check_s:
+            next_check_s = time_s + _MUX_CHECK_S
+            if checkpoint:
+                checkpoint()
+            if on_progress and duration_s > 0:
+                on_progress(min(1.0, max(0.0, time_s / duration_s)))
+
+
+def _keyed(packets: Iterator[av.Packet], order: int) -> Iterator[tuple[float, int, av.Packet]]:
+    """(decode time in seconds, stream order, packet): heapq.merge interleaves on it; the stream
+    order breaks ties so packets themselves are never compared."""
+    for packet in packets:
+        yield float(packet.dts * packet.time_base), order, packet
+
+
+def _demuxed_packets(
+    container: av.container.InputContainer, stream: av.stream.Stream, out_stream: av.stream.Stream
+) -> Iterator[av.Packet]:
+    for packet in container.demux(stream):
+        if packet.dts is None or packet.size == 0:
+            continue  # end-of-stream marker
+        packet.stream = out_stream
+        yield packet
+
+
+def _copied_packets(
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    out_stream: av.stream.Stream,
+    scan: VideoScan,
+) -> Iterator[av.Packet]:
+    """The input's packets, bytes untouched, timestamps shifted so the video starts at 0."""
+    index = 0
+    for packet in container.demux(stream):
+        if packet.size == 0 or packet.pts is None:
+            continue
+        dts = scan.rebuilt_dts[index] if scan.rebuilt_dts is not None else packet.dts
+        packet.pts -= scan.start_pts
+        packet.dts = dts - scan.start_pts
+        packet.stream = out_stream
+        index += 1
+        yield packet
+
+
+def _encoded_packets(
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    info: VideoInfo,
+    scan: VideoScan,
+    encoding: Encoding,
+    out: av.container.OutputContainer,
+) -> Iterator[av.Packet]:
+    """Decode every frame once and encode it with libx264, at ``encoding.fps`` when set (frames
+    are repeated or dropped to the nearest time) or at the input's own timestamps."""
+    stream.thread_type = "AUTO"
+    rate = Fraction(encoding.fps).limit_denominator(1001) if encoding.fps else info.frame_rate or Fraction(30)
+    out_stream = out.add_stream("libx264", rate=rate)
+    out_stream.width, out_stream.height = info.width - info.width % 2, info.height - info.height % 2
+    out_stream.pix_fmt = "yuv420p"
+    out_stream.codec_context.time_base = 1 / rate if encoding.fps else stream.time_base
+    out_stream.codec_context.options = {"preset": encoding.preset}
+    if encoding.bitrate:
+        out_stream.bit_rate = encoding.video_bitrate_bps()
+    frames = _decoded_frames(container, stream, scan, rate)
+    timed = (
+        _constant_rate(frames, rate, scan.duration_s)
+        if encoding.fps
+        else _own_timing(frames, stream.time_base)
+    )
+    for frame in timed:
+        yield from out_stream.encode(_for_encoder(frame, out_stream.width, out_stream.height))
+    yield from out_stream.encode(None)
+
+
+def _decoded_frames(
+    container: av.container.InputContainer, stream: av.VideoStream, scan: VideoScan, rate: Fraction
+) -> Iterator[tuple[float, av.VideoFrame]]:
+    """(seconds since the video's start, frame); frames without timestamps follow the previous."""
+    start_s = float(scan.start_pts * scan.time_base)
+    last_s = -1.0
+    for frame in container.decode(stream):
+        time_s = float(frame.pts * stream.time_base) - start_s if frame.pts is not None else last_s + 1 / rate
+        if time_s <= last_s:
+            time_s = last_s + 1e-6  # decoders sometimes repeat a timestamp: keep order
+        if time_s >= scan.duration_s:
+            break
+        last_s = time_s
+        yield time_s, frame
+
+
+def _own_timing(
+    frames: Iterator[tuple[float, av.VideoFrame]], time_base: Fraction
+) -> Iterator[av.VideoFrame]:
+    last_pts = -1
+    for time_s, frame in frames:
+        pts = max(last_pts + 1, round(time_s / time_base))
+        frame.pts, frame.time_base, last_pts = pts, time_base, pts
+        yield frame
+
+
+def _constant_rate(
+    frames: Iterator[tuple[float, av.VideoFrame]], rate: Fraction, duration_s: float
+) -> Iterator[av.VideoFrame]:
+    """Frame k of the output shows the input frame on screen at k / rate."""
+    total = max(1, round(duration_s * rate))
+    index = 0
+    shown: av.VideoFrame | None = None
+    for time_s, frame in frames:
+        while shown is not None and index < total and index / rate < time_s - 1e-6:
+            yield _retimed(shown, index, rate)
+            index += 1
+        shown = frame
+    while shown is not None and index < total:
+        yield _retimed(shown, index, rate)
+        index += 1
+
+
+def _retimed(frame: av.VideoFrame, index: int, rate: Fraction) -> av.VideoFrame:
+    # A repeated frame is re-stamped in place: the encoder takes its timestamp when it is sent.
+    frame.pts, frame.time_base = index, 1 / rate
+    return frame
+
+
+def _for_encoder(frame: av.VideoFrame, width: int, height: int) -> av.VideoFrame:
+    if frame.format.name != "yuv420p" or frame.width != width or frame.height != height:
+        converted = frame.reformat(width=width, height=height, format="yuv420p")
+        converted.pts, converted.time_base = frame.pts, frame.time_base
+        frame = converted
+    frame.pict_type = 0  # AV_PICTURE_TYPE_NONE: let x264 choose frame types, not the source's
+    return frame

@@ -1,0 +1,354 @@
+"""``render()``: a job spec in, an MP4 out.
+
+Stages (each timed, each reporting progress): fetching (assets to local files, probed), speech
+(distinct TTS requests synthesized concurrently), mixing (the pure plan, then the streaming mixer
+into an AAC track), encoding (the MP4: video copied or encoded once, audio muxed in).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from autovid.errors import AssetError, MediaError, SpeechError
+from autovid.ports import SpeechRequest
+from autovid.render.media import (
+    SAMPLE_RATE,
+    AudioReader,
+    MediaInfo,
+    VideoInfo,
+    VideoScan,
+    audio_sample_count,
+    probe,
+    scan_video,
+)
+from autovid.render.mixer import Mixer, SampleSource
+from autovid.render.mux import choose_video_mode, mux, write_audio_track
+from autovid.render.plan import Plan, Source, make_plan
+from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
+from autovid.speech.synthesizer import speech_request
+
+MAX_SPEECH_WORKERS = 4
+_TRUNCATION_TOLERANCE_S = 0.5
+
+
+class AssetSource(Protocol):
+    """Brings a spec's assets to local files (``autovid.assets.fetcher.AssetFetcher``)."""
+
+    def fetch_all(self, assets: Sequence[AudioAsset | VideoAsset], dest_dir: Path) -> dict[str, Path]: ...
+
+
+class Synthesizer(Protocol):
+    """Turns a speech request into a local audio file (``autovid.speech.SpeechSynthesizer``)."""
+
+    def synthesize(self, request: SpeechRequest) -> Path: ...
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    output_path: Path
+    duration_s: float
+    size_bytes: int
+    timings_s: dict[str, float]
+    video_copied: bool
+
+
+@dataclass
+class _Inputs:
+    """The fetched, probed media of one job."""
+
+    video_path: Path
+    video: MediaInfo
+    scan: VideoScan
+    asset_paths: dict[str, Path]
+    asset_durations_s: dict[str, float]
+    speech_paths: dict[int, Path] = field(default_factory=dict)
+    speech_durations_s: dict[int, float] = field(default_factory=dict)
+
+
+class _Progress:
+    """Monotonic, throttled progress: percent never goes back, and tiny steps are not reported."""
+
+    def __init__(self, callback: Callable[[str, float], None] | None) -> None:
+        self._callback = callback
+        self._stage = ""
+        self._percent = 0.0
+
+    def report(self, stage: str, percent: float) -> None:
+        percent = min(100.0, max(self._percent, percent))
+        if stage == self._stage and percent - self._percent < 1.0 and percent < 100.0:
+            return
+        self._stage, self._percent = stage, percent
+        if self._callback:
+            self._callback(stage, round(percent, 1))
+
+
+def render(
+    spec: JobSpec,
+    *,
+    output_path: Path,
+    assets: AssetSource,
+    speech: Synthesizer,
+    workdir: Path,
+    progress: Callable[[str, float], None] | None = None,
+    checkpoint: Callable[[], None] | None = None,
+) -> RenderResult:
+    """Render ``spec`` to ``output_path``. ``checkpoint`` is called between steps and for every
+    audio block; whatever it raises (cancellation, timeout) aborts the render."""
+    check = checkpoint or (lambda: None)
+    meter = _Progress(progress)
+    timings: dict[str, float] = {}
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with _timed(timings, "fetching"):
+        meter.report("fetching", 0)
+        inputs = _fetch_and_probe(spec, assets, workdir / "assets", check)
+        meter.report("fetching", 10)
+    with _timed(timings, "speech"):
+        _synthesize(spec, speech, inputs, check, lambda f: meter.report("speech", 10 + 15 * f))
+    mode = choose_video_mode(_video_info(inputs), inputs.scan, spec.output.encoding)
+    mixed_until = 90.0 if mode.copy else 40.0  # the fast path's time is mostly audio
+    with _timed(timings, "mixing"):
+        plan = _plan(spec, inputs)
+        audio_path = workdir / "mix.m4a"
+        on_block = _block_reporter(meter, plan, 25.0, mixed_until)
+        mixer = Mixer(plan, _source_opener(inputs), checkpoint=check)
+        write_audio_track(
+            mixer.blocks(),
+            audio_path,
+            sample_rate=plan.sample_rate,
+            bitrate_bps=spec.output.encoding.audio_bitrate_bps(),
+            on_block=on_block,
+        )
+    with _timed(timings, "encoding"):
+        meter.report("encoding", mixed_until)
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        mux(
+            video_path=inputs.video_path,
+            video=_video_info(inputs),
+            scan=inputs.scan,
+            audio_path=audio_path,
+            output_path=output_path,
+            encoding=spec.output.encoding,
+            copy=mode.copy,
+            checkpoint=check,
+            on_progress=lambda f: meter.report("encoding", mixed_until + (100 - mixed_until) * f),
+        )
+    timings["total"] = time.perf_counter() - started
+    meter.report("encoding", 100)
+    return RenderResult(
+        output_path=output_path,
+        duration_s=plan.duration_s,
+        size_bytes=output_path.stat().st_size,
+        timings_s=timings,
+        video_copied=mode.copy,
+    )
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = time.perf_counter() - started
+
+
+def _block_reporter(meter: _Progress, plan: Plan, low: float, high: float) -> Callable[[int], None]:
+    total = max(1, plan.total_samples)
+    return lambda written: meter.report("mixing", low + (high - low) * written / total)
+
+
+# --- fetching ---------------------------------------------------------------------------------
+
+
+def used_audio_ids(spec: JobSpec) -> list[str]:
+    """Audio asset ids the render reads (playlist and timeline), in spec order."""
+    used = set(spec.backgroundMusic.playlist if spec.backgroundMusic else [])
+    used.update(e.data.assetId for e in spec.timeline if isinstance(e, AudioEvent))
+    return [a.id for a in spec.assets.audio if a.id in used]
+
+
+def _event_asset_ids(spec: JobSpec) -> set[str]:
+    return {e.data.assetId for e in spec.timeline if isinstance(e, AudioEvent)}
+
+
+def _fetch_and_probe(
+    spec: JobSpec, assets: AssetSource, dest_dir: Path, check: Callable[[], None]
+) -> _Inputs:
+    audio_ids = used_audio_ids(spec)
+    wanted: list[AudioAsset | VideoAsset] = [spec.assets.video]
+    wanted += [spec.audio_assets[i] for i in audio_ids]
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    paths = assets.fetch_all(wanted, dest_dir)
+    for asset in wanted:
+        if asset.id not in paths:
+            raise AssetError(asset.id, "was not fetched")
+    check()
+    video_id = spec.assets.video.id
+    video, scan = _probe_video(video_id, paths[video_id])
+    durations: dict[str, float] = {}
+    event_ids = _event_asset_ids(spec)
+    for asset_id in audio_ids:
+        check()
+        durations[asset_id] = _audio_duration_s(asset_id, paths[asset_id], exact=asset_id in event_ids)
+    return _Inputs(
+        video_path=paths[video_id],
+        video=video,
+        scan=scan,
+        asset_paths={i: paths[i] for i in audio_ids},
+        asset_durations_s=durations,
+    )
+
+
+def _probe_video(asset_id: str, path: Path) -> tuple[MediaInfo, VideoScan]:
+    try:
+        info = probe(path)
+        if info.video is None:
+            raise MediaError("has no video stream; the base video must contain one")
+        scan = scan_video(path)
+    except MediaError as exc:
+        raise AssetError(asset_id, exc.message) from None
+    declared_s = info.video.duration_s
+    if declared_s and scan.duration_s < declared_s * 0.9 - _TRUNCATION_TOLERANCE_S:
+        raise AssetError(
+            asset_id,
+            f"is truncated or damaged: its video data ends at {scan.duration_s:.2f} s "
+            f"of the {declared_s:.2f} s it declares",
+        )
+    return info, scan
+
+
+def _audio_duration_s(asset_id: str, path: Path, *, exact: bool) -> float:
+    """Duration of an audio asset. Event clips are measured exactly (a streaming decode) so their
+    ends are never cut; music tracks use the container's figure unless it has none."""
+    try:
+        info = probe(path)
+        if info.audio is None:
+            raise MediaError("has no audio stream; audio assets must contain one")
+        if not exact and info.audio.duration_s:
+            return info.audio.duration_s
+        return audio_sample_count(path) / SAMPLE_RATE
+    except MediaError as exc:
+        raise AssetError(asset_id, exc.message) from None
+
+
+def _video_info(inputs: _Inputs) -> VideoInfo:
+    assert inputs.video.video is not None  # _probe_video refused files without one
+    return inputs.video.video
+
+
+# --- speech -----------------------------------------------------------------------------------
+
+
+def _synthesize(
+    spec: JobSpec,
+    speech: Synthesizer,
+    inputs: _Inputs,
+    check: Callable[[], None],
+    on_fraction: Callable[[float], None],
+) -> None:
+    """Synthesize each distinct request once, concurrently; record each event's file and length."""
+    events: dict[SpeechRequest, list[int]] = {}
+    for index, event in enumerate(spec.timeline):
+        if isinstance(event, TtsEvent):
+            events.setdefault(speech_request(event.data), []).append(index)
+    if not events:
+        on_fraction(1.0)
+        return
+    done = 0
+    with ThreadPoolExecutor(max_workers=min(MAX_SPEECH_WORKERS, len(events))) as pool:
+        futures: dict[Future[Path], SpeechRequest] = {pool.submit(speech.synthesize, r): r for r in events}
+        try:
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                check()
+                for future in finished:
+                    _record_speech(inputs, events[futures[future]], future.result())
+                    done += 1
+                    on_fraction(done / len(events))
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _record_speech(inputs: _Inputs, indexes: list[int], path: Path) -> None:
+    try:
+        duration_s = audio_sample_count(path) / SAMPLE_RATE
+    except MediaError as exc:
+        where = ", ".join(f"timeline[{i}]" for i in indexes)
+        raise SpeechError(f"{where}: the synthesized speech is not readable audio ({exc.message})") from None
+    for index in indexes:
+        inputs.speech_paths[index] = path
+        inputs.speech_durations_s[index] = duration_s
+
+
+# --- mixing -----------------------------------------------------------------------------------
+
+
+def _plan(spec: JobSpec, inputs: _Inputs) -> Plan:
+    own_audio = inputs.video.audio
+    video_start_s = float(inputs.scan.start_pts * inputs.scan.time_base)
+    return make_plan(
+        spec,
+        video_duration_s=inputs.scan.duration_s,
+        asset_durations_s=inputs.asset_durations_s,
+        speech_durations_s=inputs.speech_durations_s,
+        video_audio_duration_s=own_audio.duration_s if own_audio else None,
+        video_audio_delay_s=(own_audio.start_s - video_start_s) if own_audio else 0.0,
+        sample_rate=SAMPLE_RATE,
+    )
+
+
+class _GuardedReader:
+    """An ``AudioReader`` whose failures name the asset (or speech event) they came from."""
+
+    def __init__(self, reader: AudioReader, fail: Callable[[str], Exception]) -> None:
+        self._reader = reader
+        self._fail = fail
+
+    def read(self, count: int) -> np.ndarray:
+        try:
+            return self._reader.read(count)
+        except MediaError as exc:
+            raise self._fail(exc.message) from None
+
+    def skip(self, count: int) -> None:
+        try:
+            self._reader.skip(count)
+        except MediaError as exc:
+            raise self._fail(exc.message) from None
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def _source_opener(inputs: _Inputs) -> Callable[[Source], SampleSource]:
+    def open_source(source: Source) -> SampleSource:
+        if source.kind == "speech":
+            index = int(source.name)
+            path = inputs.speech_paths[index]
+
+            def fail(reason: str) -> Exception:
+                return SpeechError(f"timeline[{index}]: the synthesized speech cannot be decoded ({reason})")
+        else:
+            path = inputs.video_path if source.kind == "video" else inputs.asset_paths[source.name]
+
+            def fail(reason: str) -> Exception:
+                return AssetError(source.name, reason)
+
+        try:
+            return _GuardedReader(AudioReader(path, sample_rate=SAMPLE_RATE), fail)
+        except MediaError as exc:
+            raise fail(exc.message) from None
+
+    return open_source
