@@ -1,20 +1,20 @@
 """Wall time and peak memory of one child process (and its own children).
 
-Each contender runs in a fresh child. ``os.wait4`` returns the kernel's exact high-water mark of
-resident memory (``ru_maxrss``) for the child, which Linux folds together with that of the
-descendants it waited for as a *maximum*, not a sum. Contenders that run several processes at
-once (MoviePy drives two ffmpeg processes) are also sampled with psutil to get the peak of the
-tree's summed RSS.
+Each contender runs in a fresh process started by a tiny launcher (``spawn.py``) that times it
+and reads its ``ru_maxrss`` from ``os.wait4``: the kernel's exact high-water mark of resident
+memory, which Linux folds together with that of the descendants it waited for as a *maximum*,
+not a sum. Contenders that run several processes at once (MoviePy drives two ffmpeg processes)
+are also sampled with psutil to get the peak of the tree's summed RSS.
 """
 
 from __future__ import annotations
 
-import os
+import json
+import math
 import statistics
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +23,7 @@ import psutil
 
 KIB = 1024
 MIB = 1024 * 1024
+SPAWN_SCRIPT = Path(__file__).resolve().with_name("spawn.py")
 
 
 @dataclass(frozen=True)
@@ -78,23 +79,29 @@ def run_measured(
     sample_tree: bool = False,
     sample_interval_s: float = 0.05,
 ) -> Run:
-    """Run ``command`` to completion and measure it; raise ChildFailed on a non-zero exit."""
+    """Run ``command`` to completion through the small launcher (``spawn.py``) and measure it;
+    raise ChildFailed on a non-zero exit."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    result_path = log_path.with_name(log_path.name + ".json")
+    result_path.unlink(missing_ok=True)
+    launcher = [sys.executable, "-I", "-S", str(SPAWN_SCRIPT), str(result_path), "--", *command]
     with log_path.open("wb") as log:
-        started = time.perf_counter()
         process = subprocess.Popen(
-            list(command), stdout=log, stderr=subprocess.STDOUT, env=dict(env) if env else None, cwd=cwd
+            launcher, stdout=log, stderr=subprocess.STDOUT, env=dict(env) if env else None, cwd=cwd
         )
         sampler = _TreeSampler(process.pid, sample_interval_s) if sample_tree else None
-        _, status, usage = os.wait4(process.pid, 0)
-        wall_s = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        returncode = process.wait()
+    tree_peak_mb = sampler.stop() if sampler else None
+    try:
+        measured = json.loads(result_path.read_text())
+    except (OSError, ValueError):
+        measured = {"wall_s": math.nan, "maxrss_kib": 0, "cpu_s": math.nan, "exit_code": returncode or 1}
     run = Run(
-        wall_s=wall_s,
-        peak_rss_mb=usage.ru_maxrss * KIB / MIB,  # ru_maxrss is in KiB on Linux
-        peak_tree_rss_mb=sampler.stop() if sampler else None,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        returncode=process.returncode,
+        wall_s=measured["wall_s"],
+        peak_rss_mb=measured["maxrss_kib"] * KIB / MIB,  # ru_maxrss is in KiB on Linux
+        peak_tree_rss_mb=tree_peak_mb,
+        cpu_s=measured["cpu_s"],
+        returncode=measured["exit_code"],
         log_path=log_path,
     )
     if run.returncode != 0:
@@ -116,8 +123,8 @@ class _TreeSampler:
     def _loop(self) -> None:
         while not self._done.is_set():
             total = 0
-            try:
-                for process in [self._root, *self._root.children(recursive=True)]:
+            try:  # the launcher itself (a few MB) is left out
+                for process in self._root.children(recursive=True):
                     total += process.memory_info().rss
             except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
                 pass  # a process ended between listing and reading; the next sample counts
