@@ -171,3 +171,142 @@ def test_api_handler_imports_without_the_render_dependencies(
 def test_processor_handler_imports(cfn_resources: dict[str, Any], repo_root: Path) -> None:
     env = handler_environment(cfn_resources, "ProcessorFunction")
     import_handler(PROCESSOR_HANDLER, set(), env, repo_root)
+
+
+# --- the API zip against the template's own resources, in moto -----------------------------------
+
+# Runs in a child process in which PyAV, numpy, the CLI and uvicorn cannot be imported, as in the
+# API zip; it calls the Lambda handler with API Gateway REST proxy events and prints the answers.
+API_ZIP_SCRIPT = """
+import json, sys, types
+for name in BLOCKED:
+    sys.modules[name] = None
+from autovid.entrypoints.lambdas.api import handler
+
+context = types.SimpleNamespace(
+    function_name="autovid-api", memory_limit_in_mb=512, aws_request_id="req-1",
+    invoked_function_arn="arn:aws:lambda:eu-west-1:123456789012:function:autovid-api",
+)
+
+def call(method, path, body=None, key_id="key-1"):
+    identity = {"sourceIp": "198.51.100.7", "apiKeyId": key_id}
+    headers = {"content-type": "application/json", "x-api-key": "secret-value"}
+    event = {
+        "resource": "/{proxy+}", "path": path, "httpMethod": method,
+        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
+        "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": method, "path": "/v1" + path,
+                           "stage": "v1", "requestId": "req-1", "identity": identity},
+        "body": None if body is None else json.dumps(body), "isBase64Encoded": False,
+    }
+    answer = handler(event, context)
+    return {"status": answer["statusCode"], "body": json.loads(answer["body"] or "null")}
+
+spec = {
+    "assets": {"video": {"id": "main", "source": "assets/in.mp4"}},
+    "timeline": [],
+    "output": {"filename": "out.mp4"},
+}
+results = {"health": call("GET", "/health", key_id=None), "submit": call("POST", "/submit", spec)}
+job_id = (results["submit"]["body"] or {}).get("jobId")
+results["status"] = call("GET", f"/status/{job_id}")
+results["jobs"] = call("GET", "/jobs")
+results["other_key_status"] = call("GET", f"/status/{job_id}", key_id="key-2")
+print(json.dumps(results))
+"""
+
+
+# Reported to the lead; remove this and the xfail below once polly.py imports PyAV lazily.
+KNOWN_POLLY_IMPORT_DEFECT = re.compile(
+    r'autovid/adapters/aws/polly\.py", line \d+, in <module>\n\s+from autovid\.speech\.audio import'
+)
+
+
+def expand(value: Any, names: dict[str, str]) -> str:
+    text = value if isinstance(value, str) else value["Fn::Sub"]
+    return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], text)
+
+
+def create_from_template(
+    clients: Any, cfn_resources: dict[str, Any], names: dict[str, str]
+) -> dict[str, str]:
+    """Create the bucket, queues and table in moto from the translated template's properties and
+    return the environment values CloudFormation would give the functions."""
+    # What the StackNaming custom resource returns (its own tests are in test_stack_naming.py).
+    bucket = f"auto-vid-s3-bucket-{names['AWS::StackName'].lower()}-{names['AWS::AccountId']}"
+    clients.s3.create_bucket(
+        Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": names["AWS::Region"]}
+    )
+
+    dlq = cfn_resources["JobsDeadLetterQueue"]["Properties"]
+    dlq_url = clients.sqs.create_queue(QueueName=expand(dlq["QueueName"], names))["QueueUrl"]
+    dlq_arn = clients.sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]
+    jobs = cfn_resources["JobsQueue"]["Properties"]
+    redrive = {**jobs["RedrivePolicy"], "deadLetterTargetArn": dlq_arn["QueueArn"]}
+    queue_url = clients.sqs.create_queue(
+        QueueName=expand(jobs["QueueName"], names),
+        Attributes={
+            "VisibilityTimeout": str(jobs["VisibilityTimeout"]),
+            "RedrivePolicy": json.dumps(redrive),
+        },
+    )["QueueUrl"]
+
+    table = cfn_resources["JobsTable"]["Properties"]
+    table_name = expand(table["TableName"], names)
+    shape = ("BillingMode", "AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")
+    clients.dynamodb.create_table(TableName=table_name, **{key: table[key] for key in shape})
+    clients.dynamodb.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification=table["TimeToLiveSpecification"]
+    )
+    return {"S3_BUCKET_NAME": bucket, "SQS_JOBS_QUEUE_URL": queue_url, "DYNAMODB_JOBS_TABLE_NAME": table_name}
+
+
+def test_api_zip_serves_requests_against_the_templates_resources(
+    cfn_resources: dict[str, Any], names: dict[str, str], repo_root: Path
+) -> None:
+    """The API function as deployed: no PyAV/numpy, the template's environment, and a table,
+    queue and bucket shaped like the template's (in moto): submit, status, list, health."""
+    if not (repo_root / "src/autovid/entrypoints/lambdas/api.py").is_file():
+        pytest.skip("the API Lambda entrypoint does not exist yet (AWS engineer)")
+    emulator_module = pytest.importorskip("autovid.adapters.aws.emulator")
+    emulator = emulator_module.start(region=names["AWS::Region"])
+    try:
+        clients = emulator.clients()
+        created = create_from_template(clients, cfn_resources, names)
+        clients.s3.put_object(Bucket=created["S3_BUCKET_NAME"], Key="assets/in.mp4", Body=b"video bytes")
+
+        env = handler_environment(cfn_resources, "ApiFunction")
+        env.update(created)
+        env.update(
+            {"APP_AWS_REGION": names["AWS::Region"], "AUTOVID_AWS_ENDPOINT_URL": emulator.endpoint_url}
+        )
+        script = API_ZIP_SCRIPT.replace("BLOCKED", repr(sorted(NOT_IN_API_ZIP)))
+        result = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        if result.returncode != 0 and KNOWN_POLLY_IMPORT_DEFECT.search(result.stderr):
+            pytest.xfail(
+                "autovid/adapters/aws/polly.py imports autovid.speech.audio (PyAV) at module level and "
+                "bootstrap wires PollyEngine in the API function too: the API zip has no PyAV, so "
+                "every API request would fail. Import join_mp3 lazily (AWS engineer)."
+            )
+        assert result.returncode == 0, result.stderr[-3000:]
+        answers = json.loads(result.stdout.strip().splitlines()[-1])
+
+        assert answers["health"]["status"] == 200
+        assert answers["submit"]["status"] == 200, answers["submit"]
+        job = answers["submit"]["body"]
+        assert job["status"] == "submitted"
+        assert answers["status"]["status"] == 200
+        assert answers["status"]["body"]["jobId"] == job["jobId"]
+        # Listing goes through the template's owner index.
+        assert answers["jobs"]["status"] == 200
+        assert job["jobId"] in json.dumps(answers["jobs"]["body"])
+        assert answers["other_key_status"]["status"] == 404
+
+        messages = clients.sqs.receive_message(QueueUrl=created["SQS_JOBS_QUEUE_URL"], MaxNumberOfMessages=10)
+        assert len(messages.get("Messages", [])) == 1
+        assert job["jobId"] in messages["Messages"][0]["Body"]
+    finally:
+        emulator.stop()

@@ -31,9 +31,18 @@ COMMON_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE",
     "AUTOVID_DATA_DIR",
 }
-PROCESSOR_ONLY_ENV = {"AUTOVID_WEBHOOK_SECRET", "AUTOVID_MAX_RECEIVES", "AUTOVID_JOB_TIMEOUT"}
-# Read by Powertools, not by autovid.config.Settings.
-NOT_SETTINGS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"}
+PROCESSOR_ONLY_ENV = {
+    "AUTOVID_WEBHOOK_SECRET",
+    "AUTOVID_WEBHOOK_SECRET_REVISION",
+    "AUTOVID_MAX_RECEIVES",
+    "AUTOVID_JOB_TIMEOUT",
+}
+# Read by Powertools, or only there to force an update; not by autovid.config.Settings.
+NOT_SETTINGS_ENV = {
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "AUTOVID_WEBHOOK_SECRET_REVISION",
+}
 
 
 def render_sub(value: Any, names: dict[str, str]) -> str:
@@ -300,6 +309,16 @@ def test_throttled_and_over_quota_answers_are_429(cfn_resources: dict[str, Any])
         assert "gatewayresponse.header.Retry-After" in responses[kind]["responseParameters"]
 
 
+def test_raw_upload_bodies_reach_the_function_as_binary(cfn_resources: dict[str, Any]) -> None:
+    body = props(cfn_resources, "JobsApi")["Body"]
+    assert set(body["x-amazon-apigateway-binary-media-types"]) >= {
+        "application/octet-stream",
+        "audio/*",
+        "video/*",
+    }
+    assert "application/json" not in body["x-amazon-apigateway-binary-media-types"]
+
+
 def test_only_one_stage_is_created(cfn_resources: dict[str, Any]) -> None:
     _, stage = only(cfn_resources, "AWS::ApiGateway::Stage")
     assert stage["Properties"]["StageName"] == "v1"
@@ -516,6 +535,9 @@ def test_webhook_secret_is_generated_unless_given(cfn_template: dict[str, Any]) 
     assert secret["SecretString"] == {
         "Fn::If": ["GenerateWebhookSecret", {"Ref": "AWS::NoValue"}, {"Ref": "WebhookSecretValue"}]
     }
+    # CloudFormation re-resolves the secret only when the function changes: the revision does that.
+    env = cfn_template["Resources"]["ProcessorFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["AUTOVID_WEBHOOK_SECRET_REVISION"] == {"Ref": "WebhookSecretRevision"}
 
 
 # --- monitoring and outputs ------------------------------------------------------------------------
