@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 import av
 import numpy as np
 
+from autovid import samples
 from autovid.adapters.local.espeak import EspeakEngine
 from autovid.spec.models import TtsData
 from autovid.speech.synthesizer import SpeechSynthesizer, speech_request
@@ -27,6 +28,7 @@ SPEECH_TEXTS = (
     "Thanks for watching. Every voice, sound and music cue here was mixed automatically.",
 )
 SHORT_SPEECH_TEXTS = ("Hello.", "Bye.")
+INPUTS_VERSION = 2  # part of the cache folder's name: bump it when the inputs change
 SEGMENT_S = 10  # length of the video segment that is encoded once and repeated
 Window = tuple[float, float]  # (start_s, end_s)
 
@@ -72,35 +74,32 @@ class BenchInputs:
     speech_cache_dir: Path  # autovid's speech cache (AUTOVID_CACHE_DIR)
     ducked_window_s: Window | None
     unducked_window_s: Window | None
-    notes: list[str] = field(default_factory=list)
 
 
 def prepare(cache_dir: Path, shape: JobShape, *, log: Callable[[str], None] = print) -> BenchInputs:
     """Make (or reuse) every input for ``shape`` under ``cache_dir``."""
     cache_dir = cache_dir.resolve()  # children run in other working directories
-    folder = cache_dir / f"job_{shape.width}x{shape.height}_{shape.duration_s}s"
+    folder = cache_dir / f"job{INPUTS_VERSION}_{shape.width}x{shape.height}_{shape.duration_s}s"
     folder.mkdir(parents=True, exist_ok=True)
     video_path = folder / "video.mp4"
     if not video_path.exists():
         log(f"generating {shape.duration_s} s {shape.width}x{shape.height} video")
         make_video(video_path, shape, cache_dir)
     music = folder / "music_loop.mp3"
-    if not music.exists():
-        write_audio(music, music_loop(shape.music_s, 44_100), 44_100, "libmp3lame", 192_000)
+    if not music.exists():  # 44.1 kHz like most music files: autovid resamples it
+        samples.make_music_loop(_partial(music), shape.music_s, sample_rate=44_100).replace(music)
     whoosh = folder / "whoosh.wav"
     if not whoosh.exists():
-        write_audio(whoosh, whoosh_effect(min(1.2, shape.duration_s * 0.1), 44_100), 44_100, "pcm_s16le")
-    ding = folder / "ding.mp3"
-    if not ding.exists():
-        write_audio(
-            ding, ding_effect(min(1.5, shape.duration_s * 0.1), 48_000), 48_000, "libmp3lame", 128_000
-        )
+        samples.make_effect(_partial(whoosh), "whoosh", sample_rate=44_100).replace(whoosh)
+    impact = folder / "impact.mp3"
+    if not impact.exists():
+        samples.make_effect(_partial(impact), "impact", sample_rate=48_000).replace(impact)
     spec = job_spec(shape)
     spec_path = folder / "job.json"
     spec_path.write_text(json.dumps(spec, indent=2))
     speech_cache = cache_dir / "speech-cache"
     speech_paths = synthesize_speech(spec, speech_cache)
-    assets = {"whoosh": whoosh, "ding": ding}
+    assets = {"whoosh": whoosh, "impact": impact}
     durations = {index: audio_duration_s(path) for index, path in speech_paths.items()}
     for index, event in enumerate(spec["timeline"]):
         if event["type"] == "audio":
@@ -133,10 +132,10 @@ def job_spec(shape: JobShape) -> dict[str, Any]:
         }
         for start, text in zip(shape.speech_starts_s(), texts, strict=True)
     ]
-    effect_whoosh, effect_ding = shape.effect_starts_s()
+    effect_whoosh, effect_impact = shape.effect_starts_s()
     effects = [
         {"start": effect_whoosh, "type": "audio", "data": {"assetId": "whoosh", "volume": 0.6}},
-        {"start": effect_ding, "type": "audio", "data": {"assetId": "ding", "volume": 0.8}},
+        {"start": effect_impact, "type": "audio", "data": {"assetId": "impact", "volume": 0.8}},
     ]
     return {
         "jobInfo": {"projectId": "benchmarks", "title": f"render benchmark {shape.duration_s}s"},
@@ -145,7 +144,7 @@ def job_spec(shape: JobShape) -> dict[str, Any]:
             "audio": [
                 {"id": "music", "source": "music_loop.mp3"},
                 {"id": "whoosh", "source": "whoosh.wav"},
-                {"id": "ding", "source": "ding.mp3"},
+                {"id": "impact", "source": "impact.mp3"},
             ],
         },
         "backgroundMusic": {
@@ -212,65 +211,10 @@ def audio_duration_s(path: Path) -> float:
         return samples / stream.rate
 
 
-# --- audio ---------------------------------------------------------------------------------------
-
-
-def music_loop(duration_s: float, rate: int) -> np.ndarray:
-    """A stereo chord progression with a kick and hi-hat, (2, n) float32 in [-1, 1]."""
-    n = int(duration_s * rate)
-    t = np.arange(n) / rate
-    chords = ((220.0, 277.2, 329.6), (196.0, 246.9, 293.7), (174.6, 220.0, 261.6), (196.0, 246.9, 311.1))
-    bar_s = max(duration_s / len(chords), 0.2)
-    bar = np.minimum((t // bar_s).astype(int), len(chords) - 1)
-    left = np.zeros(n)
-    right = np.zeros(n)
-    for voice in range(3):
-        freq = np.array([chord[voice] for chord in chords])[bar]
-        phase = 2 * np.pi * np.cumsum(freq) / rate
-        left += np.sin(phase) * (0.18 - 0.03 * voice)
-        right += np.sin(phase * 1.003) * (0.12 + 0.03 * voice)
-    beat_s = 0.5
-    since_beat = t % beat_s
-    kick = np.sin(2 * np.pi * 60 * since_beat) * np.exp(-since_beat * 18) * 0.35
-    noise = np.random.default_rng(7).standard_normal(n)
-    since_half = (t + beat_s / 2) % beat_s
-    hat = noise * np.exp(-since_half * 60) * 0.08
-    mix = np.stack([left + kick + hat, right + kick + hat * 0.8])
-    return (mix / max(1.0, float(np.abs(mix).max()) / 0.9)).astype(np.float32)
-
-
-def whoosh_effect(duration_s: float, rate: int) -> np.ndarray:
-    """Mono noise swelling and fading, (1, n) float32."""
-    n = int(duration_s * rate)
-    noise = np.random.default_rng(11).standard_normal(n)
-    smooth = np.convolve(noise, np.ones(8) / 8, mode="same")
-    envelope = np.sin(np.linspace(0, np.pi, n)) ** 2
-    return (smooth * envelope * 0.7).astype(np.float32)[None, :]
-
-
-def ding_effect(duration_s: float, rate: int) -> np.ndarray:
-    """A stereo bell: 880 Hz and partials with an exponential decay, (2, n) float32."""
-    t = np.arange(int(duration_s * rate)) / rate
-    tone = sum(np.sin(2 * np.pi * 880 * k * t) / k for k in (1, 2.76, 5.4)) * np.exp(-t * 4) * 0.5
-    return np.stack([tone, tone * 0.8]).astype(np.float32)
-
-
-def write_audio(path: Path, samples: np.ndarray, rate: int, codec: str, bit_rate: int | None = None) -> None:
-    """Encode ``samples`` ((channels, n) float32) to ``path``; the container follows the suffix."""
-    layout = "mono" if samples.shape[0] == 1 else "stereo"
-    tmp = path.with_name(path.name + ".part" + path.suffix)
-    with av.open(str(tmp), "w") as container:
-        stream = container.add_stream(codec, rate=rate, layout=layout)
-        if bit_rate:
-            stream.bit_rate = bit_rate
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples), format="fltp", layout=layout)
-        frame.sample_rate = rate
-        frame.pts = 0
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    tmp.replace(path)
+def _partial(path: Path) -> Path:
+    """Where to write ``path`` first (same suffix, so the encoder is chosen alike), so that an
+    interrupted run never leaves a truncated input in the cache."""
+    return path.with_name(f"{path.stem}.partial{path.suffix}")
 
 
 # --- video ---------------------------------------------------------------------------------------
