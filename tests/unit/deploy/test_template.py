@@ -456,7 +456,6 @@ def test_api_role_is_least_privilege(cfn_resources: dict[str, Any]) -> None:
         "dynamodb:Query",
         "dynamodb:DeleteItem",
         "sqs:SendMessage",
-        "cloudwatch:PutMetricData",
     }
     assert statement(role, "UploadAssets")["Resource"] == {"Fn::Sub": "${Bucket.Arn}/assets/*"}
     assert statement(role, "ReadAssetsAndOutputs")["Resource"] == [
@@ -479,7 +478,6 @@ def test_api_role_is_least_privilege(cfn_resources: dict[str, Any]) -> None:
     assert custom[0] == "HasExtraWritableObjects"
     assert custom[1]["Action"] == "s3:GetObject"
     assert custom[1]["Resource"] == {"Ref": "ExtraWritableS3ObjectArns"}
-    assert statement(role, "PutMetrics")["Condition"] == {"StringEquals": {"cloudwatch:namespace": "AutoVid"}}
 
 
 def test_processor_role_is_least_privilege(cfn_resources: dict[str, Any]) -> None:
@@ -498,7 +496,6 @@ def test_processor_role_is_least_privilege(cfn_resources: dict[str, Any]) -> Non
         "sqs:ChangeMessageVisibility",
         "sqs:GetQueueAttributes",
         "polly:SynthesizeSpeech",
-        "cloudwatch:PutMetricData",
     }
     assert statement(role, "WriteOutputs")["Resource"] == {"Fn::Sub": "${Bucket.Arn}/outputs/*"}
     assert statement(role, "JobRecords")["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
