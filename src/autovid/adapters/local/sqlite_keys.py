@@ -109,11 +109,11 @@ class SqliteKeyStore(KeyStore):
 
     def set_plan(self, key_id: str, plan: UsagePlan) -> ApiKey:
         with self._db.transaction() as conn:
-            # A new burst caps the tokens already in the bucket; today's count is kept.
+            # A new plan starts with a full bucket; today's count still counts against its quota.
             cur = conn.execute(
-                "UPDATE api_keys SET rate_per_s = ?, burst = ?, quota_per_day = ?, tokens = MIN(tokens, ?)"
-                " WHERE key_id = ?",
-                (plan.rate_per_s, plan.burst, plan.quota_per_day, float(plan.burst), key_id),
+                "UPDATE api_keys SET rate_per_s = ?, burst = ?, quota_per_day = ?, tokens = ?,"
+                " refilled_at = ? WHERE key_id = ?",
+                (plan.rate_per_s, plan.burst, plan.quota_per_day, float(plan.burst), self._clock(), key_id),
             )
         if cur.rowcount == 0:
             raise KeyNotFoundError(f"no API key with id '{key_id}'")

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from autovid.errors import AutovidError, ErrorDetail, SpecError
 
@@ -59,39 +59,40 @@ async def receive_to_file(
 
 
 async def _receive(request: Request, limit_bytes: int, what: str, take: Any) -> int:
+    """Read the body straight from the ASGI channel (``request.stream()`` cannot say whether the
+    last chunk was the end, which draining needs)."""
     declared = declared_length(request)
     if declared is not None and declared > limit_bytes:
         if declared <= limit_bytes + DRAIN_BYTES:
             await _drain(request, limit_bytes + DRAIN_BYTES)
         raise PayloadTooLargeError(what, limit_bytes)
     size = 0
-    async for chunk in request.stream():
+    while True:
+        chunk, more = await _next_chunk(request)
         size += len(chunk)
         if size > limit_bytes:
-            await _drain_rest(request, size, limit_bytes + DRAIN_BYTES)
+            if more:
+                await _drain(request, limit_bytes + DRAIN_BYTES - size)
             raise PayloadTooLargeError(what, limit_bytes)
         if chunk:
             take(chunk)
-    return size
+        if not more:
+            return size
+
+
+async def _next_chunk(request: Request) -> tuple[bytes, bool]:
+    message = await request.receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect()
+    return message.get("body", b""), bool(message.get("more_body", False))
 
 
 async def _drain(request: Request, max_bytes: int) -> None:
     size = 0
-    async for chunk in request.stream():
+    more = True
+    while more and size <= max_bytes:
+        chunk, more = await _next_chunk(request)
         size += len(chunk)
-        if size > max_bytes:
-            return
-
-
-async def _drain_rest(request: Request, size: int, max_bytes: int) -> None:
-    # ``request.stream()`` cannot restart; read the rest straight from the ASGI channel.
-    while size <= max_bytes:
-        message = await request.receive()
-        if message["type"] != "http.request":
-            return
-        size += len(message.get("body", b""))
-        if not message.get("more_body", False):
-            return
 
 
 def declared_length(request: Request) -> int | None:
@@ -112,7 +113,7 @@ def parse_json_object(body: bytes, *, what: str = "a job spec") -> dict[str, Any
     if not body.strip():
         raise SpecError([ErrorDetail("$", f"the request body is empty; send {what} as a JSON object")])
     try:
-        value = json.loads(body)
+        value = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise SpecError([ErrorDetail("$", "the request body must be UTF-8 encoded JSON")]) from None
     except json.JSONDecodeError as exc:

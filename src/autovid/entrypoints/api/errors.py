@@ -17,8 +17,9 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from autovid.auth.keys import ForbiddenError, RateLimitedError
 from autovid.auth.plans import retry_after_header
@@ -45,7 +46,37 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PayloadTooLargeError, _too_large)
     app.add_exception_handler(RetryableError, _unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(Exception, _internal_error)
+    app.add_middleware(InternalErrorMiddleware)
+
+
+class InternalErrorMiddleware:
+    """Answers any other exception with a 500 and logs it under a request id. Unlike an
+    ``Exception`` handler (Starlette re-raises after answering, and the server then drops the
+    connection, sometimes before the client has read the 500), this one ends the request here."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            return  # nobody is left to answer
+        except Exception as exc:
+            response = _internal_error(Request(scope), exc)
+            if started:  # too late for a 500: the status line is out; the server closes it
+                raise
+            await response(scope, receive, send)
 
 
 async def _spec_error(request: Request, exc: Exception) -> Response:
@@ -106,7 +137,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_response(body, exc.status_code, dict(exc.headers or {}))
 
 
-async def _internal_error(request: Request, exc: Exception) -> Response:
+def _internal_error(request: Request, exc: Exception) -> Response:
     request_id = uuid.uuid4().hex
     log.error(
         "request %s: %s %s failed",
