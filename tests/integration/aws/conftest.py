@@ -1,0 +1,289 @@
+"""Fixtures for the AWS deployment tests: moto in server mode (once per module) with fresh
+resources per test, the environment a Lambda would have, API Gateway and SQS events, a Lambda
+context, and a loopback HTTP server that receives webhooks and can play a failing asset host."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autovid import samples
+from autovid.adapters.aws.clients import AwsClients
+from autovid.adapters.aws.emulator import Emulator, environment, start
+from autovid.adapters.aws.provision import Resources, provision
+
+MAX_RECEIVES = 3
+WEBHOOK_SECRET = "test-webhook-secret"
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[Emulator]:
+    server = start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clients(emulator: Emulator) -> AwsClients:
+    return emulator.clients()
+
+
+@pytest.fixture
+def resources(emulator: Emulator, clients: AwsClients) -> Resources:
+    suffix = uuid.uuid4().hex[:10]
+    created = provision(
+        clients,
+        bucket=f"autovid-test-{suffix}",
+        queue=f"autovid-jobs-{suffix}",
+        table=f"autovid-jobs-{suffix}",
+        region=emulator.region,
+        max_receives=MAX_RECEIVES,
+        visibility_timeout_s=30,
+    )
+    # Versioning lets a test count how many times an output was written.
+    clients.s3.put_bucket_versioning(Bucket=created.bucket, VersioningConfiguration={"Status": "Enabled"})
+    return created
+
+
+@pytest.fixture
+def lambda_env(
+    monkeypatch: pytest.MonkeyPatch, emulator: Emulator, resources: Resources, tmp_path: Path
+) -> Iterator[dict[str, str]]:
+    """The processor's and the API's environment, pointed at moto; the cached container is
+    rebuilt for every test (a cold start)."""
+    from autovid.entrypoints.lambdas import api, container
+
+    env = {
+        **environment(emulator, resources),
+        "AWS_SESSION_TOKEN": "testing",
+        "AUTOVID_DATA_DIR": str(tmp_path / "lambda-tmp"),
+        "AUTOVID_TTS_ENGINE": "espeak",  # Polly cannot be reached from here
+        "AUTOVID_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "AUTOVID_ALLOW_PRIVATE_URLS": "true",  # the webhook receiver and asset host are on 127.0.0.1
+        "AUTOVID_ALLOW_HTTP": "true",
+        "AUTOVID_MAX_RECEIVES": str(MAX_RECEIVES),
+        "AUTOVID_RETRY_BASE_DELAY": "0",
+        "AUTOVID_FETCH_RETRIES": "0",
+        "AUTOVID_LEASE_SECONDS": "30",
+        "S3_PRESIGNED_URL_EXPIRATION": "3600",
+        "POWERTOOLS_METRICS_NAMESPACE": "AutoVidTest",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    container.cache_clear()
+    api.asgi_adapter.cache_clear()
+    yield env
+    container.cache_clear()
+    api.asgi_adapter.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def tiny_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("media") / "base.mp4"
+    return samples.make_video(path, duration_s=1.0, fps=10, width=160, height=120)
+
+
+# --- Lambda events -----------------------------------------------------------------------------
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "autovid-test"
+    memory_limit_in_mb: int = 3008
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:autovid-test"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    deadline_s: float = field(default_factory=lambda: time.monotonic() + 900)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.deadline_s - time.monotonic()) * 1000)
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    api_key_id: str,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An API Gateway REST API (v1) proxy event, after API Gateway checked the key."""
+    raw = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
+    all_headers = {"Host": "api.example.test", "X-API-Key": "the-secret-key-value", **(headers or {})}
+    if raw is not None:
+        all_headers.setdefault("Content-Type", "application/json")
+    return {
+        "resource": "/{proxy+}",
+        "path": path,
+        "httpMethod": method,
+        "headers": all_headers,
+        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {"proxy": path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": f"/prod{path}",
+            "stage": "prod",
+            "requestId": str(uuid.uuid4()),
+            "accountId": "123456789012",
+            "apiId": "abcdef1234",
+            "identity": {"apiKeyId": api_key_id, "apiKey": "the-secret-key-value", "sourceIp": "203.0.113.9"},
+        },
+        "body": None if raw is None else base64.b64encode(raw).decode(),
+        "isBase64Encoded": raw is not None,
+    }
+
+
+def response_json(response: dict[str, Any]) -> Any:
+    body = response["body"]
+    if response.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode()
+    return json.loads(body)
+
+
+def receive_raw(clients: AwsClients, queue_url: str, *, count: int = 1, wait_s: float = 5.0) -> list[dict]:
+    """What the event source mapping does: receive messages with their system attributes."""
+    got: list[dict] = []
+    deadline = time.monotonic() + wait_s
+    while len(got) < count and time.monotonic() < deadline:
+        response = clients.sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=min(10, count - len(got)),
+            WaitTimeSeconds=1,
+            MessageSystemAttributeNames=["All"],
+        )
+        got += response.get("Messages", [])
+    return got
+
+
+def sqs_event(messages: list[dict], queue_arn: str) -> dict[str, Any]:
+    """The Lambda SQS event for messages received from the queue."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+# --- a loopback HTTP server ----------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Loopback:
+    """Records every request; answers ``routes[path]`` (status, body) or 204."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.routes: dict[str, tuple[int, bytes]] = {}
+        self._lock = threading.Lock()
+        loopback = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with loopback._lock:
+                    loopback.requests.append(Received(self.command, self.path, dict(self.headers), body))
+                status, payload = loopback.routes.get(self.path, (204, b""))
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if payload and self.command != "HEAD":
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_HEAD = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def received(self, path: str) -> list[Received]:
+        with self._lock:
+            return [r for r in self.requests if r.path == path]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def loopback() -> Iterator[Loopback]:
+    server = Loopback()
+    yield server
+    server.close()
+
+
+# --- the Lambdas, invoked as Lambda would ---------------------------------------------------------
+
+
+class Lambdas:
+    """Invoke the API and processor handlers with events built from real moto state."""
+
+    def __init__(self, clients: AwsClients, resources: Resources, owner: str) -> None:
+        self.clients = clients
+        self.resources = resources
+        self.owner = owner
+        arn = clients.sqs.get_queue_attributes(QueueUrl=resources.queue_url, AttributeNames=["QueueArn"])
+        self.queue_arn = arn["Attributes"]["QueueArn"]
+
+    def api(self, method: str, path: str, *, owner: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        from autovid.entrypoints.lambdas.api import handler
+
+        event = api_event(method, path, api_key_id=owner or self.owner, **kwargs)
+        response: dict[str, Any] = handler(event, LambdaContext())
+        return response
+
+    def api_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return response_json(self.api(method, path, **kwargs))
+
+    def receive(self, *, count: int = 1, wait_s: float = 5.0, dead_letters: bool = False) -> list[dict]:
+        url = self.resources.dead_letter_queue_url if dead_letters else self.resources.queue_url
+        return receive_raw(self.clients, url, count=count, wait_s=wait_s)
+
+    def process(self, messages: list[dict]) -> dict[str, Any]:
+        from autovid.entrypoints.lambdas.processor import handler
+
+        response: dict[str, Any] = handler(sqs_event(messages, self.queue_arn), LambdaContext())
+        return response
+
+
+@pytest.fixture
+def lambdas(lambda_env: dict[str, str], clients: AwsClients, resources: Resources) -> Lambdas:
+    return Lambdas(clients, resources, owner="apikey-id-a1b2c3")
