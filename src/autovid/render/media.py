@@ -20,6 +20,11 @@ import numpy as np
 from autovid.errors import MediaError
 
 SAMPLE_RATE = 48_000
+# Demuxers we accept (FFmpeg also reads text, images, playlists… as "media": refuse those).
+SUPPORTED_FORMATS = frozenset(
+    {"mov", "mp4", "m4a", "matroska", "webm", "avi", "mp3", "wav", "flac", "aac", "ogg"}
+)
+SUPPORTED_TEXT = "MP4, MOV, MKV or AVI video; MP3, WAV, M4A or FLAC audio"
 _DECODE_CHECK_PACKETS = 500  # packets to demux while looking for a first decodable frame
 
 
@@ -74,6 +79,8 @@ def probe(path: Path | str) -> MediaInfo:
     path = Path(path)
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
+            if not SUPPORTED_FORMATS.intersection(container.format.name.split(",")):
+                raise MediaError(f"unsupported format '{container.format.name}'; expected {SUPPORTED_TEXT}")
             video_stream = _main_video_stream(container)
             audio_stream = container.streams.audio[0] if container.streams.audio else None
             if video_stream is None and audio_stream is None:

@@ -1,0 +1,186 @@
+"""The MP4 side: packet copy on the fast path, one libx264 encode otherwise, every container and
+codec family, durations, faststart and interleaving."""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from pathlib import Path
+from typing import Any
+
+import av
+import pytest
+
+from tests.integration.render.conftest import (
+    SR,
+    Media,
+    Renderer,
+    audio_event,
+    decode_audio,
+    frame_s,
+    make_spec,
+    rms_db,
+    span,
+    stream_durations_s,
+    video_duration_s,
+    video_packets,
+)
+
+
+def describe(path: Path) -> dict[str, Any]:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0]
+        return {
+            "format": container.format.name,
+            "video_codec": video.codec_context.name,
+            "pix_fmt": video.codec_context.pix_fmt,
+            "size": (video.codec_context.width, video.codec_context.height),
+            "rate": video.average_rate,
+            "audio_codec": audio.codec_context.name,
+            "audio_rate": audio.rate,
+            "channels": audio.channels,
+            "audio_bit_rate": audio.bit_rate,
+        }
+
+
+def assert_same_length(output: Path, source: Path) -> None:
+    """Video and audio both last as long as the source video, within one frame."""
+    expected = video_duration_s(source)
+    frame = frame_s(source)
+    durations = stream_durations_s(output)
+    assert video_duration_s(output) == pytest.approx(expected, abs=frame)
+    # the MP4 edit list stores durations in milliseconds
+    assert durations["audio"] == pytest.approx(expected, abs=0.001 + 1 / SR)
+    assert durations["video"] == pytest.approx(expected, abs=frame)
+
+
+def top_level_boxes(path: Path) -> list[bytes]:
+    boxes, offset = [], 0
+    data = path.read_bytes()
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[offset : offset + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[offset + 8 : offset + 16])[0]
+        boxes.append(kind)
+        offset += size if size else len(data)
+    return boxes
+
+
+def test_fast_path_copies_every_video_packet_unchanged(media: Media, renderer: Renderer) -> None:
+    source = media.video("bframes.mp4", duration_s=2.0, preset="medium", bframes=2, audio=True)
+    media.effect("blip.wav", "blip")
+    spec = make_spec(source.name, audio={"blip": "blip.wav"}, timeline=[audio_event(0.5, "blip")])
+    result = renderer(spec)
+    assert result.video_copied
+    copied, original = video_packets(result.output_path), video_packets(source)
+    assert len(copied) == len(original) == 60
+    assert copied == original  # bytes, pts and keyframe flags
+    assert_same_length(result.output_path, source)
+    info = describe(result.output_path)
+    assert (info["video_codec"], info["audio_codec"], info["audio_rate"], info["channels"]) == (
+        "h264",
+        "aac",
+        SR,
+        2,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "copied"),
+    [
+        ("h264.mp4", {"codec": "h264"}, True),
+        ("h264.mov", {"codec": "h264"}, True),
+        ("h264.mkv", {"codec": "h264"}, True),
+        ("h264_bframes.mkv", {"codec": "h264", "bframes": 2, "preset": "medium"}, True),  # no dts stored
+        ("h264.avi", {"codec": "h264"}, False),  # Annex B, no avcC: encoded
+        ("mpeg4.avi", {"codec": "mpeg4"}, False),
+        ("mpeg4.mp4", {"codec": "mpeg4"}, False),
+        ("mpeg4.mkv", {"codec": "mpeg4"}, False),
+        ("mjpeg.mov", {"codec": "mjpeg"}, False),
+    ],
+)
+def test_every_container_and_codec_family(
+    media: Media, renderer: Renderer, name: str, options: dict[str, Any], copied: bool
+) -> None:
+    source = media.video(name, duration_s=1.5, audio=True, **options)
+    media.effect("blip.wav", "blip")
+    result = renderer(make_spec(source.name, audio={"blip": "blip.wav"}, timeline=[audio_event(0.5, "blip")]))
+    assert result.video_copied is copied
+    info = describe(result.output_path)
+    assert info["format"].startswith("mov,mp4")
+    assert (info["video_codec"], info["audio_codec"], info["size"]) == ("h264", "aac", (160, 120))
+    assert info["pix_fmt"] == "yuv420p"
+    assert_same_length(result.output_path, source)
+    if copied:
+        assert [p[0] for p in video_packets(result.output_path)] == [p[0] for p in video_packets(source)]
+    out = decode_audio(result.output_path)
+    assert rms_db(span(out, 0.5, 0.6)) > -20 and rms_db(span(out, 0.0, 0.4)) < -70  # the mix, not the tone
+
+
+def test_bitrate_forces_one_libx264_encode(media: Media, renderer: Renderer) -> None:
+    source = media.video("h264_2s.mp4", duration_s=2.0)
+    media.noise("noise_1s.wav", 1.0, amplitude=0.5, seed=3)
+    spec = make_spec(
+        source.name,
+        audio={"music": "noise_1s.wav"},
+        music={"playlist": ["music"], "volume": 1.0},
+        encoding={"bitrate": "300k", "audio_bitrate": "96k"},
+    )
+    result = renderer(spec)
+    assert not result.video_copied
+    with av.open(str(result.output_path)) as container:
+        video, audio = container.streams.video[0], container.streams.audio[0]
+        assert video.codec_context.name == "h264" and video.frames == 60
+        assert 70_000 < audio.bit_rate <= 110_000  # audio_bitrate honoured (default 192k)
+        assert video.bit_rate < 600_000
+    assert video_packets(result.output_path) != video_packets(source)
+    assert_same_length(result.output_path, source)
+
+
+def test_fps_change_resamples_the_frame_rate(media: Media, renderer: Renderer) -> None:
+    source = media.video("h264_2s.mp4", duration_s=2.0)
+    result = renderer(make_spec(source.name, encoding={"fps": 15}))
+    assert not result.video_copied
+    with av.open(str(result.output_path)) as container:
+        video = container.streams.video[0]
+        assert video.average_rate == 15
+        frames = sum(1 for _ in container.decode(video))
+    assert frames == 30
+    assert video_duration_s(result.output_path) == pytest.approx(2.0, abs=1 / 15)
+    assert stream_durations_s(result.output_path)["audio"] == pytest.approx(2.0, abs=1 / SR)
+
+
+def test_video_without_an_audio_track(media: Media, renderer: Renderer) -> None:
+    source = media.video("no_audio.mp4", duration_s=1.5, audio=False)
+    media.effect("blip.wav", "blip")
+    spec = make_spec(
+        source.name, video_volume=0.8, audio={"blip": "blip.wav"}, timeline=[audio_event(0.5, "blip")]
+    )
+    result = renderer(spec)
+    assert result.video_copied
+    assert_same_length(result.output_path, source)
+    assert rms_db(span(decode_audio(result.output_path), 0.5, 0.6)) > -20
+
+
+def test_output_is_faststart_and_interleaved(media: Media, renderer: Renderer) -> None:
+    source = media.video("h264_4s.mp4", duration_s=4.0)
+    media.music("loop_2s.mp3", 2.0)
+    result = renderer(make_spec(source.name, audio={"music": "loop_2s.mp3"}, music={"playlist": ["music"]}))
+    boxes = top_level_boxes(result.output_path)
+    assert boxes.index(b"moov") < boxes.index(b"mdat")  # index first: playable while downloading
+    with av.open(str(result.output_path)) as container:
+        placed = sorted((p.pos, p.stream.type) for p in container.demux() if p.size)
+    switches = sum(1 for (_, a), (_, b) in itertools.pairwise(placed) if a != b)
+    assert switches >= 6  # chunks of audio and video alternate through the file
+
+
+def test_result_describes_the_output(media: Media, renderer: Renderer) -> None:
+    source = media.video("h264_2s.mp4", duration_s=2.0)
+    result = renderer(make_spec(source.name))
+    assert result.output_path.is_file()
+    assert result.size_bytes == result.output_path.stat().st_size
+    assert result.duration_s == pytest.approx(2.0)
+    assert set(result.timings_s) == {"fetching", "speech", "mixing", "encoding", "total"}
+    assert all(t >= 0 for t in result.timings_s.values())
+    assert not list(result.output_path.parent.glob("*.partial"))
