@@ -83,6 +83,8 @@ def test_suite_renders_with_autovid_and_reports(tiny_inputs: BenchInputs, tmp_pa
     assert check.audio_s == pytest.approx(2.0, abs=0.1)
     assert check.ducked_rms_db is not None and check.ducked_rms_db > -35
     assert result.video_copied
+    stages = bench.autovid_stage_timings(result.autovid.runs[0].log_path)
+    assert stages["total"] > 0 and "mixing" in stages  # the render's own timings still parse
     report = bench.format_report(result, None, bench.machine_info(), "python benchmarks/render.py --smoke")
     assert "| autovid |" in report and "| AAC floor (2 s, 192 kbit/s) |" in report
     assert "MoviePy / autovid >= 40x | not run | - |" in report
