@@ -207,11 +207,9 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(data_dir: Path | None = DataDirOption) -> None:
     """List keys (ids, names, plans, today's use); never the keys themselves."""
-    table = Table()
-    for column in ("id", "name", "plan", "today", "created", "last used", "state"):
-        table.add_column(column, no_wrap=column in ("id", "created", "last used"))
-    for key in _key_store(data_dir).list():
-        table.add_row(
+    columns = ("id", "name", "plan", "today", "created", "last used", "state")
+    rows = [
+        (
             key.key_id,
             key.name,
             key.plan.describe(),
@@ -220,7 +218,19 @@ def keys_list(data_dir: Path | None = DataDirOption) -> None:
             _when(key.last_used_at),
             "active" if key.active else f"revoked {_when(key.revoked_at)}",
         )
-    Console().print(table)
+        for key in _key_store(data_dir).list()
+    ]
+    out = Console()
+    if not out.is_terminal:  # piped: one tab-separated line per key, for scripts
+        for row in (columns, *rows):
+            typer.echo("\t".join(row))
+        return
+    table = Table()
+    for column in columns:
+        table.add_column(column, no_wrap=column in ("id", "created", "last used"))
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 @keys_app.command("revoke")
