@@ -80,7 +80,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         options=overrides.pop("processor_options", None) or ProcessorOptions(),
     )
     _wire_dead_letters(queue, processor)
-    keys = overrides.pop("keys", None)
+    keys = overrides.pop("keys", None) or _local_keys(adapters.db)
     return Container(
         settings=settings,
         store=store,
@@ -199,6 +199,16 @@ def _cli_s3_client(settings: Settings) -> Any:
     from autovid.adapters.aws.clients import make_clients
 
     return make_clients(settings).s3
+
+
+def _local_keys(db: Any) -> Any:
+    """The embedded API-key store (hashed keys, usage plans); None on AWS, where API Gateway
+    holds keys and plans."""
+    if db is None:
+        return None
+    from autovid.adapters.local.sqlite_keys import SqliteKeyStore
+
+    return SqliteKeyStore(db)
 
 
 def _wire_dead_letters(queue: JobQueue, processor: JobProcessor) -> None:
