@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -228,3 +229,36 @@ def test_a_job_failing_three_receives_ends_failed_before_the_dead_letter_queue(
     metrics = _metrics(capsys.readouterr().out)
     assert metrics["JobsRetried"] == [1.0, 1.0] and metrics["JobsFailed"] == [1.0]
     assert "JobsCompleted" not in metrics
+
+
+def test_an_api_upload_an_s3_source_and_a_custom_s3_destination(lambdas: Lambdas, tiny_video: Path) -> None:
+    from autovid.adapters.aws.provision import create_bucket
+
+    s3, bucket = lambdas.clients.s3, lambdas.resources.bucket
+    # GIVEN an asset uploaded through the API (a binary body, base64 in the API Gateway event)
+    uploaded = lambdas.api(
+        "POST",
+        "/assets",
+        query={"filename": "base.mp4"},
+        body=tiny_video.read_bytes(),
+        headers={"Content-Type": "application/octet-stream"},
+    )
+    assert uploaded["statusCode"] == 201, uploaded["body"]
+    asset = json.loads(uploaded["body"])
+    assert asset["uri"] == f"s3://{bucket}/{asset['source']}" and asset["size"] == tiny_video.stat().st_size
+    theirs = f"customer-renders-{uuid.uuid4().hex[:8]}"
+    create_bucket(s3, theirs, "us-east-1")
+
+    # WHEN a job reads it as an s3:// URI and writes to the customer's own bucket
+    spec = _spec(asset["uri"])
+    spec["output"]["destination"] = f"s3://{theirs}/campaign/"
+    job_id = _submit(lambdas, spec)
+    assert lambdas.process(lambdas.receive()) == {"batchItemFailures": []}
+
+    # THEN the output is there, and the status links to it
+    status = lambdas.api_json("GET", f"/status/{job_id}")
+    assert status["status"] == "completed", status["error"]
+    assert status["output"]["s3Uri"] == f"s3://{theirs}/campaign/out.mp4"
+    stored = s3.get_object(Bucket=theirs, Key="campaign/out.mp4")["Body"].read()
+    assert httpx.get(status["output"]["url"], timeout=10).content == stored
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="outputs/").get("KeyCount", 0) == 0

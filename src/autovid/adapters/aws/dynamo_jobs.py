@@ -54,6 +54,8 @@ IDEMPOTENCY_PREFIX = "idem#"
 MAX_SPEC_BYTES = 300_000  # DynamoDB items hold 400 KB; leave room for the other attributes
 COMPRESS_ABOVE_BYTES = 32_000
 _TRANSACTION_ATTEMPTS = 6
+_MAX_NUMBER = 1e126  # DynamoDB's number range
+_MIN_NUMBER = 1e-130
 
 # Job field -> attribute (the names ``job_to_record`` uses).
 ATTRIBUTES: dict[str, str] = {
@@ -409,9 +411,12 @@ def deserialize(wire: Mapping[str, Any]) -> Any:
 
 def _decimals(value: Any) -> Any:
     """Python values DynamoDB accepts: floats as exact Decimals (from the shortest repr, so 0.1
-    stays 0.1); NaN and infinities, which DynamoDB cannot hold, as None."""
+    stays 0.1). DynamoDB numbers span 1e-130..<1e126: NaN, infinities and larger magnitudes
+    become None, smaller ones 0 (never an error for a float)."""
     if isinstance(value, float):
-        return Decimal(repr(value)) if math.isfinite(value) else None
+        if not math.isfinite(value) or abs(value) >= _MAX_NUMBER:
+            return None
+        return Decimal(repr(value)) if abs(value) >= _MIN_NUMBER else Decimal(0)
     if isinstance(value, dict):
         return {k: _decimals(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -421,7 +426,9 @@ def _decimals(value: Any) -> Any:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
+        # DynamoDB keeps no int/float distinction: whole numbers in int64 range come back as int.
+        whole = value == value.to_integral_value() and abs(value) < 2**63
+        return int(value) if whole else float(value)
     if isinstance(value, Binary):
         return bytes(value.value)
     if isinstance(value, dict):
