@@ -14,7 +14,7 @@ from autovid.spec.validation import parse_spec
 from benchmarks import render as bench
 from benchmarks.inputs import BenchInputs
 from benchmarks.measure import run_measured
-from benchmarks.verify import check_output, decode_mono
+from benchmarks.verify import check_output, decode_mono, write_pcm
 
 
 def test_inputs_are_the_job_the_benchmark_describes(tiny_inputs: BenchInputs) -> None:
@@ -60,12 +60,18 @@ def test_moviepy_reference_renders_the_job(tiny_inputs: BenchInputs, tmp_path: P
     assert timings["duration_s"] == pytest.approx(2.0)
 
 
-def test_aac_floor_encodes_the_jobs_length(tiny_inputs: BenchInputs, tmp_path: Path) -> None:
+@pytest.mark.parametrize("with_pcm", [False, True], ids=["synthetic", "job-mix"])
+def test_aac_floor_encodes_the_jobs_length(tiny_inputs: BenchInputs, tmp_path: Path, with_pcm: bool) -> None:
+    pcm = None
+    if with_pcm:  # the music loop (0.9 s) stands in for the mix; the floor cycles it to 2 s
+        pcm = tmp_path / "mix.f32"
+        assert write_pcm(tiny_inputs.folder / "music_loop.mp3", pcm) == pytest.approx(0.9 * 48_000, rel=0.05)
     output = tmp_path / "floor.m4a"
-    run_measured(bench.floor_command(tiny_inputs, output), log_path=tmp_path / "floor.log")
+    run_measured(bench.floor_command(tiny_inputs, output, pcm), log_path=tmp_path / "floor.log")
     samples, rate = decode_mono(output)
     assert rate == 48_000
     assert samples.size / rate == pytest.approx(2.0, abs=0.05)
+    assert float(abs(samples).max()) > 0.05  # not silence
     with av.open(str(output)) as container:
         assert container.streams.audio[0].codec_context.name == "aac"
 
