@@ -28,7 +28,9 @@ SPEECH_TEXTS = (
     "Thanks for watching. Every voice, sound and music cue here was mixed automatically.",
 )
 SHORT_SPEECH_TEXTS = ("Hello.", "Bye.")
-INPUTS_VERSION = 2  # part of the cache folder's name: bump it when the inputs change
+INPUTS_VERSION = 3  # part of the cache folder's name: bump it when the inputs change
+MIX_RATE_HZ = 48_000
+MIX_CHUNK_SAMPLES = 2_000  # MoviePy's own audio buffer: its readers fail on larger overshoots
 SEGMENT_S = 10  # length of the video segment that is encoded once and repeated
 Window = tuple[float, float]  # (start_s, end_s)
 
@@ -72,6 +74,7 @@ class BenchInputs:
     video_path: Path
     speech_paths: dict[int, Path]  # timeline index -> pre-synthesized WAV (for the MoviePy side)
     speech_cache_dir: Path  # autovid's speech cache (AUTOVID_CACHE_DIR)
+    mix_pcm: Path  # the job's mix, interleaved stereo float32 at 48 kHz, for the AAC floor
     ducked_window_s: Window | None
     unducked_window_s: Window | None
 
@@ -105,6 +108,10 @@ def prepare(cache_dir: Path, shape: JobShape, *, log: Callable[[str], None] = pr
         if event["type"] == "audio":
             durations[index] = audio_duration_s(assets[event["data"]["assetId"]])
     ducked, unducked = measurement_windows(spec, durations, shape.duration_s)
+    mix_pcm = folder / "mix_48k_f32.raw"
+    if not mix_pcm.exists():
+        log(f"mixing the {shape.duration_s} s job losslessly for the AAC floor")
+        write_reference_mix(spec_path, speech_paths, mix_pcm)
     return BenchInputs(
         folder=folder,
         shape=shape,
@@ -112,6 +119,7 @@ def prepare(cache_dir: Path, shape: JobShape, *, log: Callable[[str], None] = pr
         video_path=video_path,
         speech_paths=speech_paths,
         speech_cache_dir=speech_cache,
+        mix_pcm=mix_pcm,
         ducked_window_s=ducked,
         unducked_window_s=unducked,
     )
@@ -202,6 +210,32 @@ def synthesize_speech(spec: dict[str, Any], speech_cache: Path) -> dict[int, Pat
         for index, event in enumerate(spec["timeline"])
         if event["type"] == "tts"
     }
+
+
+def write_reference_mix(spec_path: Path, speech_paths: dict[int, Path], pcm_path: Path) -> None:
+    """The job's mix, rendered without loss by the MoviePy reference's audio graph, as raw
+    interleaved stereo float32 at 48 kHz: the content the AAC floor encodes. (The AAC encoder's
+    speed depends on the content: a test tone encodes ~1.5x faster than this mix, and a decoded
+    AAC file slower.)"""
+    from benchmarks.moviepy_reference import build  # MoviePy only when a mix is missing
+
+    video, mix = build(json.loads(spec_path.read_text()), spec_path.parent, speech_paths)
+    partial = pcm_path.with_name(pcm_path.name + ".partial")
+    try:
+        with partial.open("wb") as out:
+            for chunk in mix.iter_chunks(chunksize=MIX_CHUNK_SAMPLES, fps=MIX_RATE_HZ):
+                np.asarray(chunk, np.float32).reshape(-1, 2).tofile(out)
+    finally:
+        video.close()
+        _close_all(mix)
+    partial.replace(pcm_path)
+
+
+def _close_all(clip: Any) -> None:
+    """Close a composite clip's sources (each holds an ffmpeg reader process)."""
+    for inner in getattr(clip, "clips", []):
+        _close_all(inner)
+    clip.close()
 
 
 def audio_duration_s(path: Path) -> float:

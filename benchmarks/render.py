@@ -45,7 +45,7 @@ import psutil
 
 from benchmarks.inputs import BenchInputs, JobShape, prepare
 from benchmarks.measure import Contender, Run, python_command, run_measured
-from benchmarks.verify import OutputCheck, check_output, video_packets_digest, write_pcm
+from benchmarks.verify import OutputCheck, check_output, video_packets_digest
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -165,10 +165,9 @@ def run_suite(
         "floor": out_dir / "floor.m4a",
         "moviepy": out_dir / "moviepy.mp4",
     }
-    mix_pcm = out_dir / "mix.f32"  # the job's mix, for the floor to encode
     commands = {
         "autovid": autovid_command(mode, inputs.spec_path, outputs["autovid"]),
-        "floor": floor_command(inputs, outputs["floor"], mix_pcm),
+        "floor": floor_command(inputs, outputs["floor"], inputs.mix_pcm),
         "moviepy": moviepy_command(inputs, outputs["moviepy"]),
     }
     contenders = {name: Contender(name) for name in commands}
@@ -182,7 +181,6 @@ def run_suite(
 
     log(f"{inputs.shape.duration_s} s {inputs.shape.width}x{inputs.shape.height} job, autovid via {mode}")
     measured("autovid", "warmup")  # fills the speech cache, the page cache and .pyc files
-    write_pcm(outputs["autovid"], mix_pcm)
     names = ["autovid", "floor"] if with_floor else ["autovid"]
     for attempt in range(1, repeat + 1):
         for name in names:  # interleaved, so that load from elsewhere hits both alike
@@ -460,10 +458,11 @@ every 50 ms. autovid and the AAC floor run after one untimed warm-up render (whi
 autovid's speech cache, so no run synthesizes speech), interleaved, and the median counts;
 MoviePy runs once. The MoviePy reference (`benchmarks/moviepy_reference.py`) reads the same job
 spec and the same speech WAV files. The AAC floor (`benchmarks/aac_floor.py`) starts Python,
-imports PyAV and NumPy and encodes the job's mix (autovid's warm-up output decoded to raw 48 kHz
-stereo float32 beforehand: the encoder's speed depends on the content, and a test tone encodes
-about 1.5x faster than this mix) to AAC into an .m4a: the least any renderer of this job has to
-do. It uses autovid's AAC bitrate and encoder options
+imports PyAV and NumPy and encodes the job's mix to AAC into an .m4a: the least any renderer of
+this job has to do. The mix is rendered once, losslessly, by the MoviePy reference's audio graph
+into raw 48 kHz stereo float32 (the encoder's speed depends on the content: a test tone encodes
+about 1.5x faster than this mix, an already AAC-coded mix slower). It uses autovid's AAC bitrate
+and encoder options
 (`autovid.render.mux.DEFAULT_AUDIO_BITRATE_BPS`, `AAC_OPTIONS` when defined).
 Inputs are generated once into `benchmarks/.cache/` (gitignored): the video is a 10 s libx264
 segment whose packets are repeated, the music loop and effects come from `autovid.samples`.

@@ -86,18 +86,3 @@ def video_packets_digest(path: Path) -> tuple[int, str]:
                 digest.update(bytes(packet))
                 count += 1
     return count, digest.hexdigest()[:16]
-
-
-def write_pcm(path: Path, pcm_path: Path, *, rate_hz: int = 48_000) -> int:
-    """Decode the first audio stream of ``path`` to interleaved stereo float32 at ``rate_hz`` in
-    ``pcm_path`` (streamed, not held in memory); return the samples per channel."""
-    written = 0
-    with av.open(str(path)) as container, pcm_path.open("wb") as out:
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="stereo", rate=rate_hz)
-        for frame in [*container.decode(stream), None]:
-            for converted in resampler.resample(frame):
-                samples = converted.to_ndarray()  # (1, 2n) packed
-                samples.astype(np.float32, copy=False).tofile(out)
-                written += samples.size // 2
-    return written

@@ -14,7 +14,7 @@ from autovid.spec.validation import parse_spec
 from benchmarks import render as bench
 from benchmarks.inputs import BenchInputs
 from benchmarks.measure import run_measured
-from benchmarks.verify import check_output, decode_mono, write_pcm
+from benchmarks.verify import check_output, decode_mono
 
 
 def test_inputs_are_the_job_the_benchmark_describes(tiny_inputs: BenchInputs) -> None:
@@ -27,6 +27,7 @@ def test_inputs_are_the_job_the_benchmark_describes(tiny_inputs: BenchInputs) ->
         video = container.streams.video[0]
         assert (video.codec_context.name, video.width, video.height) == ("h264", 160, 120)
         assert sum(1 for _ in container.decode(video)) == 60  # 2 s at 30 fps
+    assert tiny_inputs.mix_pcm.stat().st_size == 2 * 48_000 * 2 * 4  # 2 s, stereo float32
     assert tiny_inputs.ducked_window_s is not None
     first_speech = spec.timeline[0]
     assert first_speech.type == "tts" and tiny_inputs.ducked_window_s[0] > first_speech.start
@@ -62,10 +63,7 @@ def test_moviepy_reference_renders_the_job(tiny_inputs: BenchInputs, tmp_path: P
 
 @pytest.mark.parametrize("with_pcm", [False, True], ids=["synthetic", "job-mix"])
 def test_aac_floor_encodes_the_jobs_length(tiny_inputs: BenchInputs, tmp_path: Path, with_pcm: bool) -> None:
-    pcm = None
-    if with_pcm:  # the music loop (0.9 s) stands in for the mix; the floor cycles it to 2 s
-        pcm = tmp_path / "mix.f32"
-        assert write_pcm(tiny_inputs.folder / "music_loop.mp3", pcm) == pytest.approx(0.9 * 48_000, rel=0.05)
+    pcm = tiny_inputs.mix_pcm if with_pcm else None
     output = tmp_path / "floor.m4a"
     run_measured(bench.floor_command(tiny_inputs, output, pcm), log_path=tmp_path / "floor.log")
     samples, rate = decode_mono(output)
