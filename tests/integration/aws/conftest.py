@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -98,18 +98,6 @@ def tiny_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- Lambda events -----------------------------------------------------------------------------
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "autovid-test"
-    memory_limit_in_mb: int = 3008
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:autovid-test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    deadline_s: float = field(default_factory=lambda: time.monotonic() + 900)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return int((self.deadline_s - time.monotonic()) * 1000)
-
-
 def api_event(
     method: str,
     path: str,
@@ -120,33 +108,21 @@ def api_event(
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An API Gateway REST API (v1) proxy event, after API Gateway checked the key."""
+    from autovid.entrypoints.lambdas.local import gateway_event
+
     raw = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
     all_headers = {"Host": "api.example.test", "X-API-Key": "the-secret-key-value", **(headers or {})}
     if raw is not None:
         all_headers.setdefault("Content-Type", "application/json")
-    return {
-        "resource": "/{proxy+}",
-        "path": path,
-        "httpMethod": method,
-        "headers": all_headers,
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": {"proxy": path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": str(uuid.uuid4()),
-            "accountId": "123456789012",
-            "apiId": "abcdef1234",
-            "identity": {"apiKeyId": api_key_id, "apiKey": "the-secret-key-value", "sourceIp": "203.0.113.9"},
-        },
-        "body": None if raw is None else base64.b64encode(raw).decode(),
-        "isBase64Encoded": raw is not None,
-    }
+    return gateway_event(
+        method,
+        path,
+        api_key_id=api_key_id,
+        query={k: [v] for k, v in (query or {}).items()},
+        headers=all_headers,
+        body=raw,
+        stage="prod",
+    )
 
 
 def response_json(response: dict[str, Any]) -> Any:
@@ -169,26 +145,6 @@ def receive_raw(clients: AwsClients, queue_url: str, *, count: int = 1, wait_s: 
         )
         got += response.get("Messages", [])
     return got
-
-
-def sqs_event(messages: list[dict], queue_arn: str) -> dict[str, Any]:
-    """The Lambda SQS event for messages received from the queue."""
-    return {
-        "Records": [
-            {
-                "messageId": m["MessageId"],
-                "receiptHandle": m["ReceiptHandle"],
-                "body": m["Body"],
-                "attributes": m.get("Attributes", {}),
-                "messageAttributes": {},
-                "md5OfBody": m.get("MD5OfBody", ""),
-                "eventSource": "aws:sqs",
-                "eventSourceARN": queue_arn,
-                "awsRegion": "us-east-1",
-            }
-            for m in messages
-        ]
-    }
 
 
 # --- a loopback HTTP server ----------------------------------------------------------------------
@@ -265,9 +221,10 @@ class Lambdas:
 
     def api(self, method: str, path: str, *, owner: str | None = None, **kwargs: Any) -> dict[str, Any]:
         from autovid.entrypoints.lambdas.api import handler
+        from autovid.entrypoints.lambdas.local import LocalContext
 
         event = api_event(method, path, api_key_id=owner or self.owner, **kwargs)
-        response: dict[str, Any] = handler(event, LambdaContext())
+        response: dict[str, Any] = handler(event, LocalContext())
         return response
 
     def api_json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -278,9 +235,11 @@ class Lambdas:
         return receive_raw(self.clients, url, count=count, wait_s=wait_s)
 
     def process(self, messages: list[dict]) -> dict[str, Any]:
+        from autovid.entrypoints.lambdas.local import LocalContext, sqs_event
         from autovid.entrypoints.lambdas.processor import handler
 
-        response: dict[str, Any] = handler(sqs_event(messages, self.queue_arn), LambdaContext())
+        event = sqs_event(messages, self.queue_arn, "us-east-1")
+        response: dict[str, Any] = handler(event, LocalContext())
         return response
 
 

@@ -9,6 +9,7 @@ point autovid at them, and serves until interrupted. moto is a development depen
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 import threading
 from dataclasses import dataclass
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--table", default="autovid-jobs")
     parser.add_argument("--max-receives", type=int, default=3)
     args = parser.parse_args(argv)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server logs every request
     emulator = start(port=args.port, region=args.region)
     resources = provision(
         emulator.clients(),
