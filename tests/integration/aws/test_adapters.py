@@ -159,7 +159,6 @@ def test_dynamodb_errors_become_typed_errors(resources: Resources) -> None:
 def test_bootstrap_builds_the_aws_adapters_from_settings(
     emulator: Emulator, resources: Resources, tmp_path: Path
 ) -> None:
-    from autovid.adapters.aws.polly import PollyEngine
     from autovid.bootstrap import bootstrap
 
     settings = Settings(
@@ -172,8 +171,12 @@ def test_bootstrap_builds_the_aws_adapters_from_settings(
     container = bootstrap(settings)
     assert isinstance(container.store, DynamoJobStore) and container.store.table == resources.table
     assert isinstance(container.queue, SqsJobQueue) and isinstance(container.blobs, S3BlobStore)
-    assert isinstance(container.speech_engine, PollyEngine)  # the AWS default
-    for client in (container.blobs.client, container.store.client, container.speech_engine.client):
+    assert container.speech_engine._engine is None  # type: ignore[union-attr]  # built when first used
+    engine = container.speech_engine.engine  # type: ignore[union-attr]
+    from autovid.adapters.aws.polly import PollyEngine
+
+    assert isinstance(engine, PollyEngine) and container.speech_engine.name == "aws-polly"  # the AWS default
+    for client in (container.blobs.client, container.store.client, engine.client):
         assert client.meta.endpoint_url == emulator.endpoint_url
         assert client.meta.region_name == "eu-west-1"
     assert container.processor.assets._s3_client is container.blobs.client  # s3:// assets too

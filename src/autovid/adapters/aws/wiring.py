@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+from collections.abc import Callable
 
 from autovid.adapters.aws.clients import make_clients
 from autovid.adapters.aws.dynamo_jobs import DynamoJobStore
@@ -12,7 +14,7 @@ from autovid.adapters.aws.s3_blobs import S3BlobStore
 from autovid.adapters.aws.sqs_queue import SqsJobQueue
 from autovid.bootstrap import MANAGED_PREFIXES, Adapters
 from autovid.config import Settings
-from autovid.ports import SpeechEngine
+from autovid.ports import SpeechAudio, SpeechEngine, SpeechRequest
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +35,48 @@ def aws_adapters(settings: Settings) -> Adapters:
 
 def _speech_engine(settings: Settings, polly_client: object) -> SpeechEngine:
     if settings.speech_engine == "polly":
-        from autovid.adapters.aws.polly import PollyEngine
 
-        return PollyEngine(polly_client)
-    from autovid.adapters.local.espeak import EspeakEngine
+        def build() -> SpeechEngine:
+            from autovid.adapters.aws.polly import PollyEngine
 
-    return EspeakEngine()
+            return PollyEngine(polly_client)
+
+    else:
+
+        def build() -> SpeechEngine:
+            from autovid.adapters.local.espeak import EspeakEngine
+
+            return EspeakEngine()
+
+    return LazySpeechEngine(build)
+
+
+class LazySpeechEngine(SpeechEngine):
+    """The configured engine, built when first used. The API function never speaks, and its
+    package has no PyAV, which the engines' audio handling imports."""
+
+    def __init__(self, build: Callable[[], SpeechEngine]) -> None:
+        self._build = build
+        self._engine: SpeechEngine | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> SpeechEngine:
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._build()
+            return self._engine
+
+    @property  # type: ignore[override]
+    def name(self) -> str:
+        return self.engine.name
+
+    @property  # type: ignore[override]
+    def version(self) -> str:
+        return self.engine.version
+
+    def synthesize(self, request: SpeechRequest) -> SpeechAudio:
+        return self.engine.synthesize(request)
 
 
 def _webhook_secret(settings: Settings) -> bytes:
