@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import heapq
 import os
-import queue
-import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 
 from autovid.errors import MediaError
+from autovid.render.aac import AAC_OPTIONS, DEFAULT_AUDIO_BITRATE_BPS  # noqa: F401 - read by benchmarks
 from autovid.render.media import VideoInfo, VideoScan, describe_ffmpeg_error
 from autovid.spec.models import Encoding
 
-DEFAULT_AUDIO_BITRATE_BPS = 192_000
 _MUX_CHECK_S = 0.5  # call checkpoint/progress every this much media time while muxing
 
 
@@ -48,119 +45,6 @@ def choose_video_mode(info: VideoInfo, scan: VideoScan, encoding: Encoding) -> V
     if scan.copy_problem:
         return VideoMode(False, scan.copy_problem)
     return VideoMode(True, "H.264 packets copied unchanged")
-
-
-def write_audio_track(
-    blocks: Iterable[np.ndarray],
-    path: Path,
-    *,
-    sample_rate: int,
-    bitrate_bps: int | None = None,
-    on_block: Callable[[int], None] | None = None,
-) -> int:
-    """Encode float32 stereo ``blocks`` to an AAC track in an MP4 container; return the sample
-    count. ``on_block`` receives the samples produced so far.
-
-    The blocks are produced (decoded, mixed, limited) on the calling thread — where
-    ``checkpoint`` and progress callbacks belong — while a worker thread encodes them: FFmpeg's
-    encoder releases the GIL, so on two cores mixing hides behind the encode.
-    """
-    encoder = _AudioEncoderThread(path, sample_rate, bitrate_bps or DEFAULT_AUDIO_BITRATE_BPS)
-    produced = 0
-    try:
-        for block in blocks:
-            encoder.put(block)
-            produced += block.shape[1]
-            if on_block:
-                on_block(produced)
-    except BaseException:
-        encoder.abort()
-        raise
-    encoder.finish()
-    return produced
-
-
-class _AudioEncoderThread:
-    """Encodes queued blocks to AAC on a worker thread; errors come back to the caller."""
-
-    _DONE = object()
-    _QUEUE_BLOCKS = 4  # bounded: memory stays a few blocks however long the video
-
-    def __init__(self, path: Path, sample_rate: int, bitrate_bps: int) -> None:
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=self._QUEUE_BLOCKS)
-        self._error: BaseException | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, args=(path, sample_rate, bitrate_bps), name="aac-encoder", daemon=True
-        )
-        self._thread.start()
-
-    def put(self, block: np.ndarray) -> None:
-        while self._thread.is_alive():
-            try:
-                self._queue.put(block, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-        self._raise_error()
-
-    def finish(self) -> None:
-        self.put_done()
-        self._thread.join()
-        self._raise_error()
-
-    def abort(self) -> None:
-        self._stop.set()
-        self.put_done()
-        self._thread.join()
-
-    def put_done(self) -> None:
-        while self._thread.is_alive():
-            try:
-                self._queue.put(self._DONE, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def _raise_error(self) -> None:
-        if isinstance(self._error, av.FFmpegError):
-            raise MediaError(f"AAC encoding failed: {describe_ffmpeg_error(self._error)}") from None
-        if self._error is not None:
-            raise self._error
-
-    def _run(self, path: Path, sample_rate: int, bitrate_bps: int) -> None:
-        try:
-            with av.open(str(path), "w", format="mp4") as container:
-                stream = container.add_stream("aac", rate=sample_rate, layout="stereo")
-                stream.bit_rate = bitrate_bps
-                written = 0
-                while not self._stop.is_set():
-                    block = self._queue.get()
-                    if block is self._DONE:
-                        break
-                    assert isinstance(block, np.ndarray)
-                    container.mux(stream.encode(_audio_frame(block, sample_rate, written)))
-                    written += block.shape[1]
-                container.mux(stream.encode(None))
-        except BaseException as exc:  # handed to the caller's thread
-            self._error = exc
-            self._drain()
-
-    def _drain(self) -> None:
-        """Unblock a producer waiting on a full queue after a failure."""
-        while True:
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                return
-
-
-def _audio_frame(block: np.ndarray, sample_rate: int, pts: int) -> av.AudioFrame:
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block, np.float32), "fltp", "stereo")
-    frame.sample_rate = sample_rate
-    frame.pts = pts
-    frame.time_base = Fraction(1, sample_rate)
-    return frame
 
 
 def mux(

@@ -19,6 +19,7 @@ import numpy as np
 
 from autovid.errors import AssetError, MediaError, SpeechError
 from autovid.ports import SpeechRequest
+from autovid.render.aac import write_aac_track
 from autovid.render.media import (
     SAMPLE_RATE,
     AudioReader,
@@ -30,7 +31,7 @@ from autovid.render.media import (
     scan_video,
 )
 from autovid.render.mixer import Mixer, SampleSource
-from autovid.render.mux import choose_video_mode, mux, write_audio_track
+from autovid.render.mux import choose_video_mode, mux
 from autovid.render.plan import Plan, Source, make_plan
 from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
 from autovid.speech.synthesizer import speech_request
@@ -120,7 +121,7 @@ def render(
         audio_path = workdir / "mix.m4a"
         on_block = _block_reporter(meter, plan, 25.0, mixed_until)
         mixer = Mixer(plan, _source_opener(inputs), checkpoint=check)
-        write_audio_track(
+        write_aac_track(
             mixer.blocks(),
             audio_path,
             sample_rate=plan.sample_rate,
