@@ -5,11 +5,13 @@ context, and a loopback HTTP server that receives webhooks and can play a failin
 from __future__ import annotations
 
 import base64
+import io
 import json
+import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -87,6 +89,7 @@ def lambda_env(
     yield env
     container.cache_clear()
     api.asgi_adapter.cache_clear()
+    logging.getLogger("autovid").propagate = True  # undo the cold start's logging set-up
 
 
 @pytest.fixture(scope="module")
@@ -246,3 +249,16 @@ class Lambdas:
 @pytest.fixture
 def lambdas(lambda_env: dict[str, str], clients: AwsClients, resources: Resources) -> Lambdas:
     return Lambdas(clients, resources, owner="apikey-id-a1b2c3")
+
+
+@pytest.fixture
+def json_logs() -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The JSON log lines (Powertools' format) of every ``autovid.*`` logger during the test."""
+    from autovid.entrypoints.lambdas import logger
+
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logger.registered_formatter)
+    logging.getLogger("autovid").addHandler(handler)
+    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines()]
+    logging.getLogger("autovid").removeHandler(handler)

@@ -17,6 +17,8 @@ from autovid.jobs.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_sig
 from autovid.render.media import probe
 
 if TYPE_CHECKING:  # fixtures come from conftest.py (importlib mode: no imports at run time)
+    from collections.abc import Callable
+
     from conftest import Lambdas, Loopback
 
 pytestmark = pytest.mark.slow
@@ -83,7 +85,12 @@ def _metrics(out: str) -> dict[str, list[float]]:
 
 
 def test_submit_render_store_status_and_webhook(
-    lambdas: Lambdas, lambda_env: dict[str, str], tiny_video: Path, loopback: Loopback, capsys
+    lambdas: Lambdas,
+    lambda_env: dict[str, str],
+    tiny_video: Path,
+    loopback: Loopback,
+    capsys: pytest.CaptureFixture[str],
+    json_logs: Callable[[], list[dict[str, Any]]],
 ) -> None:
     resources, clients = lambdas.resources, lambdas.clients
     # GIVEN an asset uploaded through a pre-signed PUT
@@ -109,6 +116,9 @@ def test_submit_render_store_status_and_webhook(
     capsys.readouterr()
     assert lambdas.process([message]) == {"batchItemFailures": []}
     metrics = _metrics(capsys.readouterr().out)
+    (processed,) = [entry for entry in json_logs() if entry["message"] == "job processed"]
+    assert processed["jobId"] == job_id and processed["outcome"] == "completed"
+    assert processed["function_request_id"] and processed["service"] == "autovid"
 
     # THEN the status (through the API) is completed, with a pre-signed URL to the MP4 in S3
     status = lambdas.api_json("GET", f"/status/{job_id}")

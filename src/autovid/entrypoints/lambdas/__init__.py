@@ -24,7 +24,6 @@ LAMBDA_DATA_DIR = Path("/tmp/autovid")  # /tmp is the only writable place in Lam
 # Powertools names its logger after the service, so "autovid" is the parent of every module's
 # logger (autovid.jobs.processor, …) and their records come out as JSON with the request id.
 logger = Logger(service=SERVICE, level=os.environ.get("LOG_LEVEL", "INFO"))
-logging.getLogger(SERVICE).propagate = False  # the Lambda runtime's root handler would repeat them
 # Show which function logged (autovid-api, autovid-processor) while keeping the logger's name.
 logger.append_keys(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
 
@@ -33,8 +32,14 @@ logger.append_keys(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
 def container() -> Container:
     """The cached bootstrap; ``container.cache_clear()`` rebuilds it (tests)."""
     settings = lambda_settings()
-    logger.setLevel(settings.log_level)
+    configure_logging(settings)
     return bootstrap(settings)
+
+
+def configure_logging(settings: Settings) -> None:
+    logger.setLevel(settings.log_level)
+    # The Lambda runtime's root handler would print every record a second time, as plain text.
+    logging.getLogger(SERVICE).propagate = False
 
 
 def lambda_settings() -> Settings:
