@@ -59,6 +59,11 @@ class Contender:
         return statistics.median(values) if values else None
 
     @property
+    def peak_memory_mb(self) -> float:
+        """The larger of the exact single-process peak and the sampled whole-tree peak."""
+        return max(self.peak_rss_mb, self.peak_tree_rss_mb or 0.0)
+
+    @property
     def cpu_s(self) -> float:
         return statistics.median(run.cpu_s for run in self.runs)
 
