@@ -272,3 +272,21 @@ def test_an_api_upload_an_s3_source_and_a_custom_s3_destination(lambdas: Lambdas
     stored = s3.get_object(Bucket=theirs, Key="campaign/out.mp4")["Body"].read()
     assert httpx.get(status["output"]["url"], timeout=10).content == stored
     assert s3.list_objects_v2(Bucket=bucket, Prefix="outputs/").get("KeyCount", 0) == 0
+
+
+def test_a_store_failure_around_a_job_returns_its_message_at_once(
+    lambdas: Lambdas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autovid.adapters.aws.sqs_queue import encode_body
+    from autovid.entrypoints.lambdas import container
+
+    # GIVEN a processor whose jobs table is missing (the store raises around the job)
+    monkeypatch.setenv("DYNAMODB_JOBS_TABLE_NAME", "no-such-table")
+    container.cache_clear()
+    lambdas.clients.sqs.send_message(QueueUrl=lambdas.resources.queue_url, MessageBody=encode_body("job-x"))
+    (message,) = lambdas.receive()
+
+    # THEN the message is reported failed and released now, not after the queue's visibility timeout
+    assert lambdas.process([message]) == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    (again,) = lambdas.receive(wait_s=3)
+    assert again["MessageId"] == message["MessageId"]

@@ -22,8 +22,10 @@ from autovid.adapters.aws.sqs_queue import MalformedMessageError, SqsJobQueue, m
 from autovid.bootstrap import Container
 from autovid.config import Settings
 from autovid.entrypoints.lambdas import container, logger
-from autovid.errors import ConfigError, RetryableError
+from autovid.errors import AutovidError, ConfigError, RetryableError
+from autovid.jobs.model import Job
 from autovid.jobs.processor import Outcome
+from autovid.ports import QueueMessage
 
 metrics = job_metrics("autovid-processor")
 # A batch where every message stays (say, one job retrying) is a normal answer, not an error.
@@ -61,9 +63,14 @@ def process_record(app: Container, record: SQSRecord) -> str:
     except MalformedMessageError as exc:
         logger.error("poison message", extra={"messageId": record.message_id, "reason": exc.message})
         raise
-    outcome = app.processor.process(message)
-    job = app.store.get(message.job_id) if outcome == Outcome.COMPLETED else None
-    record_outcome(metrics, outcome, job)
+    try:
+        outcome = app.processor.process(message)
+    except Exception:
+        # The store or queue failed around the job (the processor settles job failures itself).
+        # Without this the message would wait out the queue's long visibility timeout.
+        release_quietly(queue, message, delay_s=app.settings.retry_base_delay_s)
+        raise
+    record_outcome(metrics, outcome, _completed_job(app, message, outcome))
     kept = not queue.was_deleted(message)
     logger.info(
         "job processed",
@@ -77,3 +84,22 @@ def process_record(app: Container, record: SQSRecord) -> str:
     if kept:
         raise MessageKept(f"job '{message.job_id}': {outcome.value}; its message stays on the queue")
     return outcome.value
+
+
+def release_quietly(queue: SqsJobQueue, message: QueueMessage, *, delay_s: float) -> None:
+    try:
+        queue.release(message, delay_s=delay_s)
+    except AutovidError as exc:
+        logger.warning(
+            "could not release the message", extra={"jobId": message.job_id, "reason": exc.message}
+        )
+
+
+def _completed_job(app: Container, message: QueueMessage, outcome: Outcome) -> Job | None:
+    """The finished record, for its render time and duration (metrics only: never fails)."""
+    if outcome != Outcome.COMPLETED:
+        return None
+    try:
+        return app.store.get(message.job_id)
+    except AutovidError:
+        return None
