@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
 def pcm_blocks(path: Path, total: int) -> Iterator[np.ndarray]:
     """(2, n) planar blocks of the file's samples, up to ``total`` per channel (the file is cycled
     when shorter)."""
+    if path.stat().st_size < CHANNELS * 4:  # cycling an empty file would never end
+        raise ValueError(f"{path} holds no stereo float32 sample")
     done = 0
     while done < total:
         with path.open("rb") as source:

@@ -13,7 +13,7 @@ import pytest
 from autovid.spec.validation import parse_spec
 from benchmarks import render as bench
 from benchmarks.inputs import BenchInputs
-from benchmarks.measure import run_measured
+from benchmarks.measure import ChildFailed, run_measured
 from benchmarks.verify import check_output, decode_mono
 
 
@@ -104,3 +104,14 @@ def test_write_doc_replaces_only_the_render_section(tmp_path: Path) -> None:
     text = doc.read_text()
     assert "second figures" in text and "first figures" not in text
     assert "API figures kept" in text and text.count(bench.DOC_BEGIN) == 1
+
+
+def test_aac_floor_refuses_an_empty_pcm_instead_of_cycling_forever(
+    tiny_inputs: BenchInputs, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.f32"
+    empty.write_bytes(b"")
+    with pytest.raises(ChildFailed, match="holds no stereo float32 sample"):
+        run_measured(
+            bench.floor_command(tiny_inputs, tmp_path / "floor.m4a", empty), log_path=tmp_path / "floor.log"
+        )
