@@ -301,7 +301,7 @@ def machine_info() -> dict[str, str]:
         "cores": str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()),
         "memory": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
         "os": platform.platform(terse=True),
-        "load": " / ".join(f"{value:.2f}" for value in os.getloadavg()),
+        "load": _load_average(),
         "python": platform.python_version(),
         "pyav": f"{av.__version__} (libavcodec {avcodec})",
         "moviepy": _version("moviepy"),
@@ -309,6 +309,10 @@ def machine_info() -> dict[str, str]:
         "numpy": _version("numpy"),
         "commit": _git_commit(),
     }
+
+
+def _load_average() -> str:
+    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def _version(package: str) -> str:
@@ -382,7 +386,9 @@ def format_report(main: SuiteResult, long: SuiteResult | None, machine: dict[str
         f"autovid run through its {via}.",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory']} RAM, {machine['os']}; "
-        f"load average at start {machine['load']} (a machine shared with other work: figures are noisy). "
+        f"load average (1 / 5 / 15 min) {machine['load']} at the start"
+        + (f" and {machine['load_end']} at the end" if "load_end" in machine else "")
+        + " (a machine shared with other work: figures are noisy). "
         f"Python {machine['python']}, PyAV {machine['pyav']}, MoviePy {machine['moviepy']} "
         f"(ffmpeg {machine['moviepy_ffmpeg']} from imageio-ffmpeg), NumPy {machine['numpy']}.",
         "",
@@ -555,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
         long_result = run_suite(
             long_inputs, out_dir=runs_dir / f"{LONG_DURATION_S}s", repeat=1, with_moviepy=False, mode=mode
         )
+    machine["load_end"] = _load_average()
     report = format_report(main_result, long_result, machine, command.strip())
     print()
     print(report)
