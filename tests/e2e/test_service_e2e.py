@@ -247,3 +247,22 @@ def test_separate_worker_processes_share_the_data_folder(start_service: Any, med
 
     assert doc["status"] == "completed", doc["error"]
     assert worker_exit == 0
+
+
+def test_the_demo_runs_the_service_end_to_end(tmp_path: Path) -> None:
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    repo_examples = Path(__file__).resolve().parents[2] / "examples"
+    (examples / "welcome.spec.json").write_bytes((repo_examples / "welcome.spec.json").read_bytes())
+
+    demo = subprocess.run(
+        [sys.executable, "-m", "autovid.demo"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+
+    assert demo.returncode == 0, demo.stderr
+    output = Path(demo.stdout.strip().splitlines()[-1])
+    assert output == tmp_path / "out" / "welcome.mp4"
+    video_codec, audio_codec, duration_s, _ = decode(output)
+    assert (video_codec, audio_codec) == ("h264", "aac")
+    assert duration_s == pytest.approx(14.0, abs=0.1)
+    assert "stopping the service (SIGTERM)" in demo.stderr and "completed" in demo.stderr

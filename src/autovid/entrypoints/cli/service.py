@@ -104,6 +104,8 @@ def serve(
     typer.echo(f"autovid serving {url} with {worker_count} worker(s); data in {settings.data_dir}", err=True)
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:  # Ctrl-C: uvicorn re-raises it once it has shut down
+        pass
     finally:
         stop.set()
         pool.join()
