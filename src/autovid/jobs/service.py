@@ -58,6 +58,11 @@ class JobService:
         )
         stored = self.store.create(job)
         if stored.job_id != job.job_id:
+            if stored.spec != job.spec:
+                raise ConflictError(
+                    f"Idempotency-Key '{idempotency_key}' was already used for job '{stored.job_id}' "
+                    "with a different job spec; use a new key for a different job"
+                )
             return stored
         try:
             self.queue.send(job.job_id)

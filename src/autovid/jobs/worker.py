@@ -194,6 +194,8 @@ def worker_process_main(settings_values: dict[str, Any]) -> None:
     from autovid.bootstrap import bootstrap
     from autovid.config import Settings
 
+    # Renders are CPU-bound; a lower priority keeps the API responsive on a small machine.
+    os.nice(5)
     stop_event = threading.Event()
     install_signal_handlers(stop_event)
     container = bootstrap(Settings(**settings_values))

@@ -58,6 +58,16 @@ def test_an_idempotency_key_returns_the_first_job_and_queues_once(make, scripted
     assert env.queue.counts()["visible"] == 2
 
 
+def test_an_idempotency_key_reused_for_another_spec_is_a_conflict(make, scripted, spec) -> None:
+    env = make(scripted())
+    env.service.submit(spec(), owner="key-a", idempotency_key="order-43")
+    changed = spec()
+    changed["jobInfo"] = {"title": "a different job"}
+    with pytest.raises(ConflictError, match="different job spec"):
+        env.service.submit(changed, owner="key-a", idempotency_key="order-43")
+    assert env.queue.counts()["visible"] == 1
+
+
 def test_another_owners_job_is_not_found(make, scripted, spec) -> None:
     env = make(scripted())
     job = env.service.submit(spec(), owner="key-a")

@@ -14,8 +14,4 @@ app = typer.Typer(
 
 # Importing the modules registers their commands on ``app``.
 from autovid.entrypoints.cli import render as _render  # noqa: E402, F401
-
-try:  # the service commands (serve, worker, keys, submit, status)
-    from autovid.entrypoints.cli import service as _service  # noqa: E402, F401
-except ImportError:  # pragma: no cover - only while the service is being built
-    pass
+from autovid.entrypoints.cli import service as _service  # noqa: E402, F401

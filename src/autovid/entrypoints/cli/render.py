@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -16,6 +17,9 @@ from autovid.entrypoints.cli import app
 from autovid.errors import AutovidError, SpecError
 from autovid.spec.models import JobSpec
 from autovid.spec.validation import parse_spec
+
+if TYPE_CHECKING:  # the render stack (PyAV, numpy) loads only when rendering
+    from autovid.render.pipeline import RenderResult
 
 console = Console(stderr=True)
 
@@ -66,7 +70,9 @@ def schema() -> None:
 
 @app.command()
 def render(
-    spec_path: Path = typer.Argument(..., help="job spec (JSON); relative asset paths are read from its folder"),
+    spec_path: Path = typer.Argument(
+        ..., help="job spec (JSON); relative asset paths are read from its folder"
+    ),
     output: Path | None = typer.Option(None, "-o", "--output", help="output MP4 (default: the spec's)"),
     allow_root: list[Path] = typer.Option(
         [], "--allow-root", help="extra folder local asset paths may be read from (repeatable)"
@@ -109,7 +115,7 @@ def _progress_bar() -> Progress:
     )
 
 
-def _print_summary(result: object) -> None:
+def _print_summary(result: RenderResult) -> None:
     table = Table(title="render", show_header=False, title_justify="left")
     table.add_row("output", str(result.output_path))
     table.add_row("duration", f"{result.duration_s:.3f} s")
