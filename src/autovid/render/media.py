@@ -56,6 +56,7 @@ class MediaInfo:
     duration_s: float | None
     video: VideoInfo | None
     audio: AudioInfo | None
+    undecodable: tuple[str, ...] = ()  # stream types present whose first frame would not decode
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,9 @@ class VideoScan:
 def probe(path: Path | str) -> MediaInfo:
     """Open ``path``, describe its first video and audio streams and check that each decodes.
 
-    Raises ``MediaError`` for files FFmpeg cannot read, files without audio or video, and streams
-    whose first frame does not decode.
+    Raises ``MediaError`` for files FFmpeg cannot read and files with no decodable audio or
+    video. A stream that does not decode is left out (named in ``undecodable``), so a video
+    with a broken sound track can still serve as a picture.
     """
     path = Path(path)
     try:
@@ -85,7 +87,14 @@ def probe(path: Path | str) -> MediaInfo:
             audio_stream = container.streams.audio[0] if container.streams.audio else None
             if video_stream is None and audio_stream is None:
                 raise MediaError("the file has no audio or video stream")
-            _check_decodes(container, [s for s in (video_stream, audio_stream) if s is not None])
+            failed = _undecodable(container, [s for s in (video_stream, audio_stream) if s is not None])
+            if video_stream in failed:
+                video_stream = None
+            if audio_stream in failed:
+                audio_stream = None
+            if video_stream is None and audio_stream is None:
+                kinds = " and ".join(sorted(s.type for s in failed))
+                raise MediaError(f"its {kinds} stream has no decodable frames (empty or corrupt)")
             duration_s = container.duration / 1_000_000 if container.duration else None
             return MediaInfo(
                 path=path,
@@ -93,6 +102,7 @@ def probe(path: Path | str) -> MediaInfo:
                 duration_s=duration_s,
                 video=_video_info(video_stream, duration_s) if video_stream else None,
                 audio=_audio_info(audio_stream, duration_s) if audio_stream else None,
+                undecodable=tuple(sorted(s.type for s in failed)),
             )
     except av.FFmpegError as exc:
         raise MediaError(describe_ffmpeg_error(exc)) from None
@@ -114,17 +124,21 @@ def _main_video_stream(container: av.container.InputContainer) -> av.VideoStream
     return None
 
 
-def _check_decodes(container: av.container.InputContainer, streams: list[av.stream.Stream]) -> None:
+def _undecodable(
+    container: av.container.InputContainer, streams: list[av.stream.Stream]
+) -> list[av.stream.Stream]:
+    """The streams among ``streams`` that yield no frame within the first packets."""
     waiting = {stream.index: stream for stream in streams}
     for count, packet in enumerate(container.demux(*streams)):
-        if packet.stream.index in waiting and packet.decode():
-            del waiting[packet.stream.index]
-        if not waiting:
-            return
-        if count > _DECODE_CHECK_PACKETS:
+        if packet.stream.index in waiting:
+            try:
+                if packet.decode():
+                    del waiting[packet.stream.index]
+            except av.FFmpegError:
+                pass  # a damaged packet: the next one may decode
+        if not waiting or count > _DECODE_CHECK_PACKETS:
             break
-    names = ", ".join(sorted(s.type for s in waiting.values()))
-    raise MediaError(f"the {names} stream has no decodable frames (empty or corrupt)")
+    return list(waiting.values())
 
 
 def _seconds(value: int | None, time_base: Fraction | None) -> float | None:

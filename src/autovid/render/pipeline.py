@@ -7,6 +7,7 @@ into an AAC track), encoding (the MP4: video copied or encoded once, audio muxed
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -36,6 +37,7 @@ from autovid.render.plan import Plan, Source, make_plan
 from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
 from autovid.speech.synthesizer import speech_request
 
+log = logging.getLogger(__name__)
 MAX_SPEECH_WORKERS = 4
 _TRUNCATION_TOLERANCE_S = 0.5
 
@@ -115,6 +117,9 @@ def render(
     with _timed(timings, "speech"):
         _synthesize(spec, speech, inputs, check, lambda f: meter.report("speech", 10 + 15 * f))
     mode = choose_video_mode(_video_info(inputs), inputs.scan, spec.output.encoding)
+    log.info("video %s: %s", "copied" if mode.copy else "encoded with libx264", mode.reason)
+    if spec.assets.video.volume > 0 and inputs.video.audio is None:
+        log.warning("assets.video.volume is %s but the video has no usable audio", spec.assets.video.volume)
     mixed_until = 90.0 if mode.copy else 40.0  # the fast path's time is mostly audio
     with _timed(timings, "mixing"):
         plan = _plan(spec, inputs)
@@ -143,6 +148,7 @@ def render(
             on_progress=lambda f: meter.report("encoding", mixed_until + (100 - mixed_until) * f),
         )
     timings["total"] = time.perf_counter() - started
+    log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
     meter.report("encoding", 100)
     return RenderResult(
         output_path=output_path,
@@ -151,6 +157,10 @@ def render(
         timings_s=timings,
         video_copied=mode.copy,
     )
+
+
+def _format_timings(timings: dict[str, float]) -> str:
+    return ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in timings.items())
 
 
 @contextmanager
@@ -213,12 +223,14 @@ def _probe_video(asset_id: str, path: Path) -> tuple[MediaInfo, VideoScan]:
     try:
         info = probe(path)
         if info.video is None:
-            raise MediaError("has no video stream; the base video must contain one")
+            raise MediaError(_missing(info, "video", "the base video must contain one"))
         scan = scan_video(path)
     except MediaError as exc:
         raise AssetError(asset_id, exc.message) from None
     declared_s = info.video.duration_s
-    if declared_s and scan.duration_s < declared_s * 0.9 - _TRUNCATION_TOLERANCE_S:
+    # Some containers declare the end time rather than the length (Matroska starting late).
+    found_s = max(scan.duration_s, float(scan.start_pts * scan.time_base) + scan.duration_s)
+    if declared_s and found_s < declared_s * 0.9 - _TRUNCATION_TOLERANCE_S:
         raise AssetError(
             asset_id,
             f"is truncated or damaged: its video data ends at {scan.duration_s:.2f} s "
@@ -233,12 +245,18 @@ def _audio_duration_s(asset_id: str, path: Path, *, exact: bool) -> float:
     try:
         info = probe(path)
         if info.audio is None:
-            raise MediaError("has no audio stream; audio assets must contain one")
+            raise MediaError(_missing(info, "audio", "audio assets must contain one"))
         if not exact and info.audio.duration_s:
             return info.audio.duration_s
         return audio_sample_count(path) / SAMPLE_RATE
     except MediaError as exc:
         raise AssetError(asset_id, exc.message) from None
+
+
+def _missing(info: MediaInfo, kind: str, rule: str) -> str:
+    if kind in info.undecodable:
+        return f"its {kind} stream cannot be decoded (empty or corrupt); {rule}"
+    return f"has no {kind} stream; {rule}"
 
 
 def _video_info(inputs: _Inputs) -> VideoInfo:

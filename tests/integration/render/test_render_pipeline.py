@@ -205,3 +205,35 @@ def test_only_the_assets_the_render_uses_are_fetched(media: Media, renderer: Ren
     )
     renderer(spec)
     assert renderer.assets.requested == ["video", "blip"]
+
+
+def with_garbled_audio(source: Path, path: Path) -> Path:
+    """``source`` with every audio packet's payload replaced by noise (the video untouched)."""
+    rng = np.random.default_rng(3)
+    with av.open(str(source)) as src, av.open(str(path), "w") as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if not packet.size:
+                continue
+            if packet.stream.type == "audio":
+                garbled = av.Packet(rng.integers(0, 256, packet.size, dtype=np.uint8).tobytes())
+                garbled.pts, garbled.dts, garbled.time_base = packet.pts, packet.dts, packet.time_base
+                packet = garbled
+                packet.stream = streams[1]
+            else:
+                packet.stream = streams[0]
+            dst.mux(packet)
+    return path
+
+
+def test_video_with_a_garbled_sound_track_still_serves_as_the_picture(
+    media: Media, renderer: Renderer
+) -> None:
+    source = media.video("h264_tone_2s.mp4", duration_s=2.0, audio=True)
+    garbled = with_garbled_audio(source, media.folder / "garbled_audio.mp4")
+    result = renderer(make_spec(garbled.name, video_volume=0.0))
+    assert result.video_copied and result.duration_s == pytest.approx(2.0)
+    spec = make_spec(source.name, audio={"music": garbled.name}, music={"playlist": ["music"]})
+    with pytest.raises(AssetError) as caught:
+        renderer(spec)
+    assert caught.value.asset_id == "music" and "cannot be decoded" in caught.value.reason

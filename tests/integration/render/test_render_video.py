@@ -184,3 +184,44 @@ def test_result_describes_the_output(media: Media, renderer: Renderer) -> None:
     assert set(result.timings_s) == {"fetching", "speech", "mixing", "encoding", "total"}
     assert all(t >= 0 for t in result.timings_s.values())
     assert not list(result.output_path.parent.glob("*.partial"))
+
+
+def shifted_copy(source: Path, path: Path, offset_s: float) -> Path:
+    """``source`` remuxed with every timestamp ``offset_s`` later (as cut recordings often are)."""
+    with av.open(str(source)) as src, av.open(str(path), "w") as dst:
+        streams = {s.index: dst.add_stream_from_template(s) for s in src.streams}
+        for packet in src.demux():
+            if packet.size:
+                offset = round(offset_s / packet.time_base)
+                packet.pts, packet.dts = packet.pts + offset, packet.dts + offset
+                packet.stream = streams[packet.stream.index]
+                dst.mux(packet)
+    return path
+
+
+def test_timestamps_that_do_not_start_at_zero_are_shifted_to_zero(media: Media, renderer: Renderer) -> None:
+    base = media.video("tone_1500ms.mkv", duration_s=1.5, audio=440.0, audio_amplitude=0.4)
+    late = shifted_copy(base, media.folder / "starts_at_1s.mkv", 1.0)
+    result = renderer(make_spec(late.name, video_volume=1.0))
+    assert result.video_copied
+    copied = video_packets(result.output_path)
+    assert copied[0][1] == 0 and [p[0] for p in copied] == [p[0] for p in video_packets(late)]
+    assert result.duration_s == pytest.approx(video_duration_s(base), abs=1e-3)
+    out = decode_audio(result.output_path)
+    assert rms_db(span(out, 0.02, 0.5)) == pytest.approx(rms_db(span(decode_audio(base), 0.02, 0.5)), abs=0.5)
+
+
+def test_odd_frame_sizes_are_encoded_at_even_sizes(media: Media, renderer: Renderer) -> None:
+    source = media.video("odd.mp4", duration_s=1.0, width=161, height=121, codec="mpeg4")
+    result = renderer(make_spec(source.name))
+    info = describe(result.output_path)
+    assert (info["video_codec"], info["size"], info["pix_fmt"]) == ("h264", (160, 120), "yuv420p")
+
+
+def test_rendering_twice_gives_identical_files(media: Media, renderer: Renderer) -> None:
+    source = media.video("h264_2s.mp4", duration_s=2.0)
+    media.music("loop_2s.mp3", 2.0)
+    spec = make_spec(source.name, audio={"music": "loop_2s.mp3"}, music={"playlist": ["music"]})
+    first = renderer(spec).output_path.read_bytes()
+    second = renderer(spec).output_path.read_bytes()
+    assert first == second
