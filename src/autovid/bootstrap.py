@@ -13,14 +13,16 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autovid.config import Settings
 from autovid.errors import ConfigError
-from autovid.jobs.processor import JobProcessor, ProcessorOptions
-from autovid.jobs.service import JobService
-from autovid.jobs.webhooks import WebhookSender
 from autovid.ports import BlobStore, JobQueue, JobStore, SpeechEngine
+
+if TYPE_CHECKING:  # imported in bootstrap(), so `autovid render` does not load the job machinery
+    from autovid.jobs.processor import JobProcessor
+    from autovid.jobs.service import JobService
+    from autovid.jobs.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,10 @@ class Container:
 
 
 def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
+    from autovid.jobs.processor import JobProcessor, ProcessorOptions
+    from autovid.jobs.service import JobService
+    from autovid.jobs.webhooks import WebhookSender
+
     settings = settings or Settings()
     adapters = _aws_adapters(settings) if settings.backend == "aws" else _local_adapters(settings, overrides)
     store = overrides.pop("store", None) or adapters.store
@@ -183,7 +189,7 @@ def build_renderer(
     assets = AssetFetcher(
         base_dir=base_dir,
         allowed_roots=list(allowed_roots),
-        s3_client=_cli_s3_client(settings),
+        s3_client_factory=functools.partial(_cli_s3_client, settings),
         max_bytes=settings.max_asset_bytes,
         timeout_s=settings.fetch_timeout_s,
         retries=settings.fetch_retries,

@@ -77,6 +77,7 @@ class AssetFetcher:
         allowed_roots: Sequence[Path] | None = None,
         blob_store: BlobStore | None = None,
         s3_client: Any | None = None,
+        s3_client_factory: Callable[[], Any] | None = None,
         max_bytes: int,
         timeout_s: float,
         retries: int,
@@ -97,6 +98,7 @@ class AssetFetcher:
         self._roots = [Path(root).resolve() for root in roots]
         self._blob_store = blob_store
         self._s3_client = s3_client
+        self._s3_client_factory = s3_client_factory  # called on the first s3:// source only
         self._s3_lock = threading.Lock()
         self._max_bytes = max_bytes
         self._timeout_s = timeout_s
@@ -263,6 +265,8 @@ class AssetFetcher:
 
     def _s3(self) -> Any:
         with self._s3_lock:  # creating boto3 clients is not thread-safe
+            if self._s3_client is None and self._s3_client_factory is not None:
+                self._s3_client = self._s3_client_factory()
             if self._s3_client is None:
                 import boto3
                 from botocore.config import Config

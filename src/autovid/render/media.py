@@ -330,6 +330,25 @@ class AudioReader:
         self._pending_samples += samples.shape[1]
 
 
+def audio_packet_duration_s(path: Path | str) -> float | None:
+    """The first audio stream's length from its packets' durations (demuxed, not decoded): exact
+    where header figures are estimates (an MP3 without a Xing header is guessed from its bit rate),
+    and cheap. None when some packet does not state its duration."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]
+            total = 0
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                if not packet.duration:
+                    return None
+                total += packet.duration
+            return float(total * stream.time_base) if total else None
+    except (av.FFmpegError, IndexError):
+        return None
+
+
 def audio_sample_count(path: Path | str, *, sample_rate: int = SAMPLE_RATE) -> int:
     """The exact number of samples the file decodes to at ``sample_rate`` (a streaming decode)."""
     with AudioReader(path, sample_rate=sample_rate) as reader:

@@ -27,6 +27,7 @@ from autovid.render.media import (
     MediaInfo,
     VideoInfo,
     VideoScan,
+    audio_packet_duration_s,
     audio_sample_count,
     probe,
     scan_video,
@@ -241,13 +242,16 @@ def _probe_video(asset_id: str, path: Path) -> tuple[MediaInfo, VideoScan]:
 
 def _audio_duration_s(asset_id: str, path: Path, *, exact: bool) -> float:
     """Duration of an audio asset. Event clips are measured exactly (a streaming decode) so their
-    ends are never cut; music tracks use the container's figure unless it has none."""
+    ends are never cut; music tracks, often long, by their packets (no decode) so that crossfades
+    land where the track really ends."""
     try:
         info = probe(path)
         if info.audio is None:
             raise MediaError(_missing(info, "audio", "audio assets must contain one"))
-        if not exact and info.audio.duration_s:
-            return info.audio.duration_s
+        if not exact:
+            from_packets_s = audio_packet_duration_s(path)
+            if from_packets_s:
+                return from_packets_s
         return audio_sample_count(path) / SAMPLE_RATE
     except MediaError as exc:
         raise AssetError(asset_id, exc.message) from None
