@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
 from autovid.errors import MediaError
-from autovid.render.media import AudioReader, audio_sample_count, probe, scan_video
+from autovid.render.media import AudioReader, audio_packet_duration_s, audio_sample_count, probe, scan_video
 from tests.integration.render.conftest import SR, Media
 
 
@@ -79,3 +81,31 @@ def test_reader_keeps_mono_as_one_channel_and_pads_after_the_end(media: Media) -
 def test_reader_of_a_file_without_audio_fails(media: Media) -> None:
     with pytest.raises(MediaError, match="no audio stream"):
         AudioReader(media.video("no_audio.mp4", duration_s=1.5))
+
+
+def vbr_mp3_without_header(path: Path, seconds: float) -> Path:
+    """A VBR MP3 without a Xing header: quiet first (cheap frames), then loud: FFmpeg guesses
+    its length from the first frames' bit rate, and guesses wrong."""
+    rng = np.random.default_rng(5)
+    n = round(seconds * SR)
+    signal = rng.standard_normal((2, n)).astype(np.float32) * 0.2
+    signal[:, : n // 4] *= 0.001
+    with av.open(str(path), "w", options={"write_xing": "0"}) as container:
+        stream = container.add_stream("libmp3lame", rate=44_100, layout="stereo")
+        stream.codec_context.qscale = 2
+        stream.codec_context.flags |= 2  # AV_CODEC_FLAG_QSCALE: variable bit rate
+        frame = av.AudioFrame.from_ndarray(signal, "fltp", "stereo")
+        frame.sample_rate, frame.pts = SR, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def test_packet_durations_beat_header_guesses(tmp_path: Path) -> None:
+    path = vbr_mp3_without_header(tmp_path / "vbr.mp3", 6.0)
+    guessed = probe(path).audio
+    assert guessed is not None and guessed.duration_s is not None
+    assert abs(guessed.duration_s - 6.0) > 0.2  # the header guess is off (the reason for this)
+    from_packets = audio_packet_duration_s(path)
+    assert from_packets == pytest.approx(audio_sample_count(path) / SR, abs=0.03)
+    assert from_packets == pytest.approx(6.0, abs=0.06)
