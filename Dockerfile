@@ -5,11 +5,9 @@
 #
 # - FFmpeg comes inside the PyAV wheels (libx264, AAC): no system ffmpeg is installed.
 # - Speech on AWS is Amazon Polly: espeak-ng (the embedded engine) is not needed here.
-# - The python3.11 base is Amazon Linux 2 (glibc 2.26). pip therefore takes the newest wheels
-#   built for manylinux2014 (PyAV 14.x, numpy 2.2.x at the time of writing), which the lower
-#   bounds in pyproject.toml allow. Build with `--build-arg PYTHON_VERSION=3.12` (Amazon Linux
-#   2023) to get the newest PyAV/numpy wheels instead.
-ARG PYTHON_VERSION=3.11
+# - The python3.12 base is Amazon Linux 2023, so pip takes the same current PyAV/numpy wheels the
+#   test suite runs on (the python3.11 base, Amazon Linux 2 with glibc 2.26, would get PyAV 14.x).
+ARG PYTHON_VERSION=3.12
 
 # ---- build stage: install autovid and its dependencies into /asset ------------------------------
 FROM public.ecr.aws/lambda/python:${PYTHON_VERSION} AS build

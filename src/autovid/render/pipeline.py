@@ -33,7 +33,7 @@ from autovid.render.media import (
     scan_video,
 )
 from autovid.render.mixer import Mixer, SampleSource
-from autovid.render.mux import choose_video_mode, mux
+from autovid.render.mux import VideoMode, choose_video_mode, mux
 from autovid.render.plan import Plan, Source, make_plan
 from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
 from autovid.speech.synthesizer import speech_request
@@ -117,36 +117,16 @@ def render(
         meter.report("fetching", 10)
     with _timed(timings, "speech"):
         _synthesize(spec, speech, inputs, check, lambda f: meter.report("speech", 10 + 15 * f))
-    mode = choose_video_mode(_video_info(inputs), inputs.scan, spec.output.encoding)
-    log.info("video %s: %s", "copied" if mode.copy else "encoded with libx264", mode.reason)
-    if spec.assets.video.volume > 0 and inputs.video.audio is None:
-        log.warning("assets.video.volume is %s but the video has no usable audio", spec.assets.video.volume)
-    mixed_until = 90.0 if mode.copy else 40.0  # the fast path's time is mostly audio
+    mode = _video_mode(spec, inputs)
+    mixed_until = 90.0 if mode.copy else 40.0  # on the fast path the time goes to the audio
     with _timed(timings, "mixing"):
         plan = _plan(spec, inputs)
         audio_path = workdir / "mix.m4a"
-        on_block = _block_reporter(meter, plan, 25.0, mixed_until)
-        mixer = Mixer(plan, _source_opener(inputs), checkpoint=check)
-        write_aac_track(
-            mixer.blocks(),
-            audio_path,
-            sample_rate=plan.sample_rate,
-            bitrate_bps=spec.output.encoding.audio_bitrate_bps(),
-            on_block=on_block,
-        )
+        _mix_to_aac(spec, plan, inputs, audio_path, check, _reporter(meter, "mixing", 25.0, mixed_until))
     with _timed(timings, "encoding"):
         meter.report("encoding", mixed_until)
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        mux(
-            video_path=inputs.video_path,
-            video=_video_info(inputs),
-            scan=inputs.scan,
-            audio_path=audio_path,
-            output_path=output_path,
-            encoding=spec.output.encoding,
-            copy=mode.copy,
-            checkpoint=check,
-            on_progress=lambda f: meter.report("encoding", mixed_until + (100 - mixed_until) * f),
+        _write_mp4(
+            spec, inputs, audio_path, output_path, mode, check, _reporter(meter, "encoding", mixed_until, 100)
         )
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
@@ -160,6 +140,60 @@ def render(
     )
 
 
+def _video_mode(spec: JobSpec, inputs: _Inputs) -> VideoMode:
+    mode = choose_video_mode(_video_info(inputs), inputs.scan, spec.output.encoding)
+    log.info("video %s: %s", "copied" if mode.copy else "encoded with libx264", mode.reason)
+    if spec.assets.video.volume > 0 and inputs.video.audio is None:
+        log.warning("assets.video.volume is %s but the video has no usable audio", spec.assets.video.volume)
+    return mode
+
+
+def _mix_to_aac(
+    spec: JobSpec,
+    plan: Plan,
+    inputs: _Inputs,
+    audio_path: Path,
+    check: Callable[[], None],
+    on_fraction: Callable[[float], None],
+) -> None:
+    total = max(1, plan.total_samples)
+    write_aac_track(
+        Mixer(plan, _source_opener(inputs), checkpoint=check).blocks(),
+        audio_path,
+        sample_rate=plan.sample_rate,
+        bitrate_bps=spec.output.encoding.audio_bitrate_bps(),
+        on_block=lambda produced: on_fraction(produced / total),
+    )
+
+
+def _write_mp4(
+    spec: JobSpec,
+    inputs: _Inputs,
+    audio_path: Path,
+    output_path: Path,
+    mode: VideoMode,
+    check: Callable[[], None],
+    on_fraction: Callable[[float], None],
+) -> None:
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    mux(
+        video_path=inputs.video_path,
+        video=_video_info(inputs),
+        scan=inputs.scan,
+        audio_path=audio_path,
+        output_path=output_path,
+        encoding=spec.output.encoding,
+        copy=mode.copy,
+        checkpoint=check,
+        on_progress=on_fraction,
+    )
+
+
+def _reporter(meter: _Progress, stage: str, low: float, high: float) -> Callable[[float], None]:
+    """Maps a stage's own 0..1 progress onto its share of the overall percent."""
+    return lambda fraction: meter.report(stage, low + (high - low) * fraction)
+
+
 def _format_timings(timings: dict[str, float]) -> str:
     return ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in timings.items())
 
@@ -171,11 +205,6 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
         yield
     finally:
         timings[stage] = time.perf_counter() - started
-
-
-def _block_reporter(meter: _Progress, plan: Plan, low: float, high: float) -> Callable[[int], None]:
-    total = max(1, plan.total_samples)
-    return lambda written: meter.report("mixing", low + (high - low) * written / total)
 
 
 # --- fetching ---------------------------------------------------------------------------------

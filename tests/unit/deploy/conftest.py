@@ -35,7 +35,7 @@ PSEUDO_PARAMETERS = {
 PACKAGED_ARTIFACTS = {
     "ApiFunction": ("CodeUri", "s3://sam-artifacts/autovid/api.zip"),
     "SharedLayer": ("ContentUri", "s3://sam-artifacts/autovid/layer.zip"),
-    "ProcessorFunction": ("ImageUri", f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/autovid:python3.11-v1"),
+    "ProcessorFunction": ("ImageUri", f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/autovid:python3.12-v1"),
 }
 
 

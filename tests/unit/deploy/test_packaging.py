@@ -58,7 +58,7 @@ def docker_ignored(path: str, patterns: list[str]) -> bool:
 def test_dockerfile_is_a_small_multi_stage_lambda_image(repo_root: Path) -> None:
     instructions = dockerfile_instructions(repo_root / "Dockerfile")
     args = [arguments for name, arguments in instructions if name == "ARG"]
-    assert "PYTHON_VERSION=3.11" in args
+    assert "PYTHON_VERSION=3.12" in args  # Amazon Linux 2023: the wheels the tests run on
     stages = [arguments for name, arguments in instructions if name == "FROM"]
     assert stages == [
         "public.ecr.aws/lambda/python:${PYTHON_VERSION} AS build",
