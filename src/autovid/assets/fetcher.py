@@ -28,14 +28,13 @@ from autovid.assets.common import (
     extension_of,
     remove_quietly,
 )
-from autovid.assets.http import download_https
 from autovid.assets.local import copy_local, fetch_from_store, resolve_cli_path, storage_key
 from autovid.assets.s3 import download_s3, parse_s3_uri
 from autovid.errors import AssetError, ConfigError, TransientAssetError
-from autovid.netguard import GuardedClient, IPNetwork, Resolver
 from autovid.ports import BlobStore
 
 if TYPE_CHECKING:
+    from autovid.netguard import GuardedClient, IPNetwork, Resolver
     from autovid.spec.models import AudioAsset, VideoAsset
 
 logger = logging.getLogger(__name__)
@@ -238,6 +237,8 @@ class AssetFetcher:
         remove_quietly(part)  # each attempt starts from an empty file
         kind = source_kind(source)
         if kind == "http":
+            from autovid.assets.http import download_https  # httpx loads only for URL sources
+
             assert client is not None
             return download_https(client, source, part, max_bytes=self._max_bytes, abort=abort)
         if kind == "s3":
@@ -252,6 +253,8 @@ class AssetFetcher:
         return extension_of(source) or extension_of(path.name)
 
     def _http_client(self) -> GuardedClient:
+        from autovid.netguard import GuardedClient
+
         return GuardedClient(
             allow_private=self._allow_private,
             allow_http=self._allow_http,

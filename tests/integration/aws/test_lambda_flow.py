@@ -290,3 +290,24 @@ def test_a_store_failure_around_a_job_returns_its_message_at_once(
     assert lambdas.process([message]) == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
     (again,) = lambdas.receive(wait_s=3)
     assert again["MessageId"] == message["MessageId"]
+
+
+def test_a_large_asset_goes_straight_to_s3_through_a_presigned_put(
+    lambdas: Lambdas, tiny_video: Path
+) -> None:
+    # GIVEN an upload URL from the API (bodies over 10 MB cannot pass through API Gateway)
+    answer = lambdas.api("POST", "/assets/upload-url", query={"filename": "base.mp4"})
+    assert answer["statusCode"] == 201, answer["body"]
+    upload = json.loads(answer["body"])
+    assert upload["method"] == "PUT" and upload["source"].startswith("assets/")
+
+    # WHEN the client PUTs the bytes to it and submits a spec naming the returned source
+    put = httpx.put(
+        upload["uploadUrl"], content=tiny_video.read_bytes(), headers=upload["headers"], timeout=10
+    )
+    assert put.status_code == 200, put.text
+    job_id = _submit(lambdas, _spec(upload["source"]))
+    assert lambdas.process(lambdas.receive()) == {"batchItemFailures": []}
+
+    # THEN the job rendered from the uploaded object
+    assert lambdas.api_json("GET", f"/status/{job_id}")["status"] == "completed"

@@ -127,3 +127,11 @@ def test_a_tampered_or_expired_url_is_403(api: Any, tiny_video: Path, minimal_sp
         assert response.status_code == 403, bad
         assert response.json()["message"] == "Forbidden"
     assert "expired" in api.http.get(expired_url).json()["reason"]
+
+
+def test_upload_urls_are_an_aws_feature_locally_the_body_goes_to_post_assets(api: Any) -> None:
+    _, secret = api.new_key()
+    with api.client(secret) as client:
+        answer = client.post("/assets/upload-url", params={"filename": "music.mp3"})
+    assert answer.status_code == 404
+    assert "POST /assets" in answer.json()["message"]

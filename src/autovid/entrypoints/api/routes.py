@@ -28,7 +28,7 @@ from autovid.entrypoints.api import schemas
 from autovid.entrypoints.api.bodies import parse_json_object, read_body, receive_to_file
 from autovid.entrypoints.api.errors import json_response
 from autovid.errors import ErrorDetail, SpecError, StorageError
-from autovid.jobs.model import JobStatus
+from autovid.jobs.model import JobStatus, isoformat
 from autovid.jobs.service import JobService
 from autovid.ports import BlobStore
 
@@ -174,6 +174,49 @@ def build_router(ctx: ApiContext) -> APIRouter:
         name = check_filename(filename)
         key = f"assets/{uuid.uuid4().hex}/{name}"
         return await _store_upload(request, ctx, key, name)
+
+    @router.post(
+        "/assets/upload-url",
+        tags=["assets"],
+        summary="Get a pre-signed upload URL (AWS)",
+        status_code=201,
+        responses={
+            201: {"model": schemas.UploadUrlDoc, "description": "PUT the file to `uploadUrl`"},
+            400: {"model": schemas.ValidationErrorDoc},
+            404: {"model": schemas.ErrorDoc, "description": "local storage: use POST /assets"},
+            **schemas.AUTH_RESPONSES,
+        },
+    )
+    def upload_url(
+        request: Request,
+        api_key: ApiKeyValue,
+        filename: Annotated[
+            str | None, Query(description=f"file name ending with {', '.join(MEDIA_EXTENSIONS)}")
+        ] = None,
+    ) -> Response:
+        """For files too large to pass through the API (API Gateway caps bodies at 10 MB): PUT
+        the bytes straight to S3 at `uploadUrl`, then use `source` in a spec."""
+        ctx.owner(request, api_key)
+        name = check_filename(filename)
+        presign = getattr(ctx.blobs, "upload_url", None)
+        if presign is None:
+            return json_response(
+                {"error": "Not available", "message": "local storage takes uploads at POST /assets"}, 404
+            )
+        key = f"assets/{uuid.uuid4().hex}/{name}"
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        url, expires_at = presign(
+            key, expires_s=ctx.settings.presigned_url_expiration_s, content_type=content_type
+        )
+        doc = {
+            "source": key,
+            "uri": ctx.blobs.uri(key),
+            "uploadUrl": url,
+            "method": "PUT",
+            "headers": {"Content-Type": content_type},
+            "expiresAt": isoformat(expires_at),
+        }
+        return json_response(doc, 201)
 
     def download(
         key: str,

@@ -46,6 +46,15 @@ class UploadDoc(BaseModel):
     sha256: str
 
 
+class UploadUrlDoc(BaseModel):
+    source: str = Field(description="the value to put in a spec's asset 'source' once uploaded")
+    uri: str | None = Field(description="s3:// URI of the object")
+    uploadUrl: str = Field(description="pre-signed URL: PUT the file's bytes to it")
+    method: str = Field(description="always PUT")
+    headers: dict[str, str] = Field(description="headers the PUT must carry")
+    expiresAt: str = Field(description="when the URL stops working (ISO 8601 UTC)")
+
+
 class HealthDoc(BaseModel):
     status: str
     version: str
