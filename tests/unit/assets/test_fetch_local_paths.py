@@ -184,3 +184,15 @@ def test_no_assets_means_nothing_to_do(project: Path, dest: Path, fetch_settings
 def test_cli_and_service_modes_do_not_mix(project: Path, fetch_settings: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         AssetFetcher(base_dir=project, blob_store=object(), **fetch_settings)  # type: ignore[arg-type]
+
+
+def test_a_local_file_on_the_same_file_system_is_linked_not_copied(
+    project: Path, dest: Path, fetch_settings: dict[str, object]
+) -> None:
+    source = project / "media" / "music.mp3"
+    paths = cli_fetcher(project, fetch_settings).fetch_all(
+        [AudioAsset(id="m", source="media/music.mp3")], dest
+    )
+    assert os.stat(paths["m"]).st_ino == os.stat(source).st_ino  # no bytes copied
+    paths["m"].unlink()  # cleaning the work folder leaves the user's file alone
+    assert source.read_bytes() == MUSIC
