@@ -33,6 +33,9 @@ from autovid.jobs.service import JobService
 from autovid.ports import BlobStore
 
 MEDIA_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".mp3", ".wav", ".m4a", ".flac")
+FilenameQuery = Annotated[
+    str | None, Query(description=f"file name ending with {', '.join(MEDIA_EXTENSIONS)}")
+]
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 api_key_header = APIKeyHeader(
@@ -164,9 +167,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
     async def upload(
         request: Request,
         api_key: ApiKeyValue,
-        filename: Annotated[
-            str | None, Query(description=f"file name ending with {', '.join(MEDIA_EXTENSIONS)}")
-        ] = None,
+        filename: FilenameQuery = None,
     ) -> Response:
         """Send the file's bytes as the raw request body (`curl --data-binary @music.mp3`). The
         answer's `source` (`assets/<id>/<filename>`) names the file in a spec."""
@@ -190,9 +191,7 @@ def build_router(ctx: ApiContext) -> APIRouter:
     def upload_url(
         request: Request,
         api_key: ApiKeyValue,
-        filename: Annotated[
-            str | None, Query(description=f"file name ending with {', '.join(MEDIA_EXTENSIONS)}")
-        ] = None,
+        filename: FilenameQuery = None,
     ) -> Response:
         """For files too large to pass through the API (API Gateway caps bodies at 10 MB): PUT
         the bytes straight to S3 at `uploadUrl`, then use `source` in a spec."""
