@@ -16,6 +16,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from autovid.adapters.aws.errors import error_code, http_status, is_transient
 from autovid.assets.common import (
     CHUNK_BYTES,
     FetchFailed,
@@ -31,19 +32,9 @@ _NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 _DENIED_CODES = frozenset(
     {"403", "AccessDenied", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 )
-_TRANSIENT_CODES = frozenset(
+# Worth another try when fetching, beyond what every AWS adapter retries (``is_transient``).
+_FETCH_RETRY_CODES = frozenset(
     {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottled",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeoutException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "ServiceUnavailable",
-        "InternalError",
         "BandwidthLimitExceeded",
         "PriorRequestNotComplete",
         # the object changed between head_object and get_object: fetch again
@@ -95,13 +86,13 @@ def download_s3(
 
 def _client_error(exc: ClientError, uri: str) -> FetchRefused | FetchFailed:
     error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    code = error_code(exc)
+    status = http_status(exc)
     if code in _NOT_FOUND_CODES:
         return FetchRefused(f"{uri}: not found ({code})")
     if code in _DENIED_CODES:
         return FetchRefused(f"{uri}: access denied ({code})")
-    if code in _TRANSIENT_CODES or status >= 500:
+    if is_transient(exc) or code in _FETCH_RETRY_CODES:
         return FetchFailed(f"{uri}: S3 answered {code or status}, try again later")
     message = error.get("Message") or code
     return FetchRefused(f"{uri}: S3 refused the request ({code}: {message})")
