@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from autovid import samples
 from autovid.adapters.local.db import Database
@@ -23,6 +22,7 @@ from autovid.adapters.local.sqlite_keys import SqliteKeyStore
 from autovid.bootstrap import DB_FILE
 from autovid.client import ApiError, AutovidClient, upload_local_sources
 from autovid.entrypoints.api.runner import ServiceError, ServiceProcess
+from autovid.entrypoints.cli.render import progress_bar
 from autovid.render.media import probe
 
 console = Console(stderr=True, highlight=False)
@@ -71,13 +71,7 @@ def submit_and_follow(client: AutovidClient, spec_path: Path, download_to: Path)
     )
     doc = client.submit(spec)
     console.print(f"  submitted job {doc['jobId']}")
-    bar = Progress(
-        TextColumn("  {task.description:<11}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    )
+    bar = progress_bar(console, indent="  ", transient=False)
     with bar:
         task = bar.add_task("queued", total=100)
 

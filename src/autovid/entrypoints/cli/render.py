@@ -88,7 +88,7 @@ def render(
     roots = [spec_path.parent.resolve(), Path.cwd().resolve(), *(r.resolve() for r in allow_root)]
     renderer = build_renderer(settings, base_dir=spec_path.parent.resolve(), allowed_roots=roots)
     try:
-        with _progress_bar() as bar, tempfile.TemporaryDirectory(prefix="autovid-") as workdir:
+        with progress_bar(console) as bar, tempfile.TemporaryDirectory(prefix="autovid-") as workdir:
             task = bar.add_task("starting", total=100)
             result = renderer(
                 spec,
@@ -104,14 +104,15 @@ def render(
     typer.echo(str(result.output_path))
 
 
-def _progress_bar() -> Progress:
+def progress_bar(console: Console, *, indent: str = "", transient: bool = True) -> Progress:
+    """The stage-and-percent bar every command that follows a render shows."""
     return Progress(
-        TextColumn("{task.description:<10}"),
+        TextColumn(indent + "{task.description:<10}"),
         BarColumn(),
         TaskProgressColumn(),
         TimeElapsedColumn(),
         console=console,
-        transient=True,
+        transient=transient,
     )
 
 

@@ -19,11 +19,11 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from autovid.config import Settings
 from autovid.entrypoints.cli import app
+from autovid.entrypoints.cli.render import progress_bar
 
 console = Console(stderr=True)
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -347,14 +347,7 @@ def _without_local_destination(spec: Any) -> Any:
 
 
 def _wait_with_progress(client: Any, job_id: str, poll_s: float) -> dict[str, Any]:
-    bar = Progress(
-        TextColumn("{task.description:<12}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    )
+    bar = progress_bar(console)
     with bar:
         task = bar.add_task("queued", total=100)
 
