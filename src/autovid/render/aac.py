@@ -1,7 +1,7 @@
 """AAC encoding of the mix, in segments encoded side by side.
 
 FFmpeg's AAC encoder is the fast path's bottleneck and uses one core. So the mix is cut into
-segments of ``SEGMENT_SAMPLES`` (a whole number of 1024-sample AAC frames), each encoded by its
+segments (a whole number of 1024-sample AAC frames), each encoded by its
 own encoder on a worker thread (FFmpeg releases the GIL while it encodes). Every segment's encoder
 starts ``PREROLL_SAMPLES`` early and runs ``POSTROLL_SAMPLES`` late, so that at the seams its
 psychoacoustic state and window decisions are the ones a single encoder would reach, and only the
@@ -16,9 +16,11 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import av
 import numpy as np
@@ -29,7 +31,12 @@ from autovid.render.media import describe_ffmpeg_error
 DEFAULT_AUDIO_BITRATE_BPS = 192_000
 AAC_OPTIONS: dict[str, str] = {}  # FFmpeg's defaults (the twoloop coder); benchmarks mirror these
 FRAME_SAMPLES = 1024
-SEGMENT_SAMPLES = 192 * FRAME_SAMPLES  # ~4.1 s at 48 kHz
+# Segments: each costs its encoder's start-up and pre-roll (measured ~12 ms of CPU, ~10 % of a
+# 4 s segment's encode), so most are long; but an encoder idles until its first segment is mixed,
+# and at the end one encoder idles while another finishes the last segment. So the schedule
+# starts and ends with short segments, doubling from the minimum up to the maximum in between.
+MIN_SEGMENT_SAMPLES = 48 * FRAME_SAMPLES  # ~1 s at 48 kHz
+MAX_SEGMENT_SAMPLES = 704 * FRAME_SAMPLES  # ~15 s at 48 kHz: ~6 MB of float32 stereo held
 PREROLL_SAMPLES = 8 * FRAME_SAMPLES  # measured: 4 frames already match a single encoder at the seams
 POSTROLL_SAMPLES = 2 * FRAME_SAMPLES  # the encoder looks one frame ahead when choosing windows
 MAX_WORKERS = 4
@@ -56,6 +63,26 @@ def encoder_workers() -> int:
     return max(1, min(MAX_WORKERS, cores))
 
 
+def segment_schedule(expected_samples: int) -> list[int]:
+    """Segment lengths (whole AAC frames) for a mix of ``expected_samples``: short at both ends,
+    doubling from ``MIN_SEGMENT_SAMPLES`` towards the middle, ``MAX_SEGMENT_SAMPLES`` there."""
+    remaining = -(-expected_samples // FRAME_SAMPLES)  # in frames from here on
+    smallest, largest = MIN_SEGMENT_SAMPLES // FRAME_SAMPLES, MAX_SEGMENT_SAMPLES // FRAME_SAMPLES
+    front: list[int] = []
+    back: list[int] = []
+    step = smallest
+    while remaining > 0:
+        for side in (front, back):
+            take = min(step, remaining)
+            if take < smallest and front:  # no tiny segment: the remainder joins one in the middle
+                front[-1] += take
+            elif take:
+                side.append(take)
+            remaining -= take
+        step = min(2 * step, largest)
+    return [frames * FRAME_SAMPLES for frames in front + back[::-1]]
+
+
 @dataclass(frozen=True)
 class _Segment:
     first: int  # absolute index of samples[:, 0]
@@ -64,40 +91,84 @@ class _Segment:
     keep_until: int | None  # keep packets with pts < this (None: to the end, flush included)
 
 
+class AacSink(Protocol):
+    """Where the encoded AAC packets go, in order: an .m4a of their own, or the final MP4."""
+
+    def add_aac_stream(self, sample_rate: int, bitrate_bps: int) -> None: ...
+
+    def write_aac(self, packets: list[av.Packet]) -> None: ...
+
+
+def add_aac_stream(
+    container: av.container.OutputContainer, sample_rate: int, bitrate_bps: int
+) -> av.AudioStream:
+    """The output stream the segments' packets are muxed into (stereo AAC at ``bitrate_bps``)."""
+    stream = container.add_stream("aac", rate=sample_rate, layout="stereo", options=AAC_OPTIONS)
+    stream.bit_rate = bitrate_bps
+    return stream
+
+
+class M4aFile:
+    """The AAC track alone, in an MP4 (.m4a) file."""
+
+    def __init__(self, path: Path) -> None:
+        self._container = av.open(str(path), "w", format="mp4")
+        self._stream: av.AudioStream | None = None
+
+    def add_aac_stream(self, sample_rate: int, bitrate_bps: int) -> None:
+        self._stream = add_aac_stream(self._container, sample_rate, bitrate_bps)
+
+    def write_aac(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            packet.stream = self._stream
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        self._container.close()
+
+
 def write_aac_track(
     blocks: Iterable[np.ndarray],
-    path: Path,
+    output: Path | AacSink,
     *,
     sample_rate: int,
     bitrate_bps: int | None = None,
     on_block: Callable[[int], None] | None = None,
     workers: int | None = None,
-    segment_samples: int = SEGMENT_SAMPLES,
+    expected_samples: int | None = None,
+    segment_samples: int | None = None,
 ) -> int:
-    """Encode float32 stereo ``blocks`` to AAC in an MP4 (.m4a) file; return the sample count.
+    """Encode float32 stereo ``blocks`` to AAC into ``output`` (an .m4a file at a path, or a
+    sink such as the MP4 being written); return the sample count.
 
     The blocks are produced on the calling thread — where ``checkpoint`` and progress callbacks
     belong — while worker threads encode finished segments. ``on_block`` receives the number of
-    samples produced so far.
+    samples produced so far. ``expected_samples`` (the mix's length, when known) sizes the
+    segments; ``segment_samples`` sets their length outright.
     """
-    if segment_samples % FRAME_SAMPLES:
+    if segment_samples is not None and segment_samples % FRAME_SAMPLES:
         raise ValueError(f"segment_samples must be a multiple of {FRAME_SAMPLES}")
     bitrate = bitrate_bps or DEFAULT_AUDIO_BITRATE_BPS
     workers = workers or encoder_workers()
-    cutter = _Cutter(segment_samples)
+    if segment_samples is not None:
+        cutter = _Cutter([], segment_samples)
+    else:
+        cutter = _Cutter(segment_schedule(expected_samples or 0), MAX_SEGMENT_SAMPLES)
     pending: deque[Future[list[av.Packet]]] = deque()
     try:
-        with (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aac") as pool,
-            av.open(str(path), "w", format="mp4") as container,
-        ):
-            stream = container.add_stream("aac", rate=sample_rate, layout="stereo", options=AAC_OPTIONS)
-            stream.bit_rate = bitrate
+        with ExitStack() as stack:
+            if isinstance(output, Path):
+                sink: AacSink = M4aFile(output)
+                stack.callback(sink.close)
+            else:
+                sink = output
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aac"))
+            sink.add_aac_stream(sample_rate, bitrate)
 
             def submit(segment: _Segment) -> None:
                 pending.append(pool.submit(_encode_segment, segment, sample_rate, bitrate))
                 while len(pending) > workers:  # bounded: a few segments in memory at most
-                    _mux_all(container, stream, pending.popleft().result())
+                    sink.write_aac(pending.popleft().result())
 
             try:
                 for block in blocks:
@@ -108,7 +179,7 @@ def write_aac_track(
                 for segment in cutter.finish():
                     submit(segment)
                 while pending:
-                    _mux_all(container, stream, pending.popleft().result())
+                    sink.write_aac(pending.popleft().result())
             except BaseException:
                 for future in pending:
                     future.cancel()
@@ -116,14 +187,6 @@ def write_aac_track(
     except av.FFmpegError as exc:
         raise MediaError(f"AAC encoding failed: {describe_ffmpeg_error(exc)}") from None
     return cutter.produced
-
-
-def _mux_all(
-    container: av.container.OutputContainer, stream: av.AudioStream, packets: list[av.Packet]
-) -> None:
-    for packet in packets:
-        packet.stream = stream
-        container.mux(packet)
 
 
 def _encode_segment(segment: _Segment, sample_rate: int, bitrate_bps: int) -> list[av.Packet]:
@@ -149,17 +212,26 @@ def _dithered(samples: np.ndarray, first: int) -> np.ndarray:
     """``samples`` plus dither. A float mix has bands that are all but empty (above a resampler's
     cut-off, in fades); FFmpeg's twoloop coder searches far longer on those (measured: ~1.5x the
     time) than on material with any noise floor, as every recording or 16-bit file has."""
-    index = (first + np.arange(samples.shape[1])) % _DITHER_SAMPLES
-    return np.ascontiguousarray(samples + _DITHER[:, index], dtype=np.float32)
+    out = np.array(samples, dtype=np.float32, order="C")  # a copy: the mix is not changed
+    done, total = 0, out.shape[1]
+    while done < total:  # the table is cycled in slices (fancy indexing cost ~10 % of the encode)
+        offset = (first + done) % _DITHER_SAMPLES
+        step = min(total - done, _DITHER_SAMPLES - offset)
+        out[:, done : done + step] += _DITHER[:, offset : offset + step]
+        done += step
+    return out
 
 
 class _Cutter:
-    """Cuts a stream of blocks into overlapping segments on the AAC frame grid."""
+    """Cuts a stream of blocks into overlapping segments on the AAC frame grid: lengths from
+    ``schedule``, then ``default`` for whatever follows it."""
 
-    def __init__(self, length: int) -> None:
-        self.length = length
+    def __init__(self, schedule: list[int], default: int) -> None:
+        self._schedule = schedule
+        self._default = default
         self.produced = 0
         self._index = 0  # next segment to cut
+        self._start = 0  # where it starts
         self._buffer_start = 0
         self._buffer: list[np.ndarray] = []
 
@@ -167,29 +239,33 @@ class _Cutter:
         self._buffer.append(block)
         self.produced += block.shape[1]
         ready = []
-        while self.produced >= (self._index + 1) * self.length + POSTROLL_SAMPLES:
+        while self.produced >= self._start + self._length() + POSTROLL_SAMPLES:
             ready.append(self._cut(last=False))
         return ready
 
     def finish(self) -> list[_Segment]:
         ready = []
-        while self._index * self.length < self.produced:
-            ready.append(self._cut(last=(self._index + 1) * self.length >= self.produced))
+        while self._start < self.produced:
+            ready.append(self._cut(last=self._start + self._length() >= self.produced))
         return ready
 
+    def _length(self) -> int:
+        return self._schedule[self._index] if self._index < len(self._schedule) else self._default
+
     def _cut(self, *, last: bool) -> _Segment:
-        core_start = self._index * self.length
+        core_start, length = self._start, self._length()
         first = max(0, core_start - PREROLL_SAMPLES)
-        stop = min(self.produced, core_start + self.length + POSTROLL_SAMPLES)
+        stop = min(self.produced, core_start + length + POSTROLL_SAMPLES)
         samples = self._samples(first, stop)
         segment = _Segment(
             first=first,
             samples=samples,
             keep_from=core_start if self._index > 0 else None,
-            keep_until=None if last else core_start + self.length,
+            keep_until=None if last else core_start + length,
         )
         self._index += 1
-        self._drop_before(self._index * self.length - PREROLL_SAMPLES)
+        self._start = core_start + length
+        self._drop_before(self._start - PREROLL_SAMPLES)
         return segment
 
     def _samples(self, start: int, stop: int) -> np.ndarray:

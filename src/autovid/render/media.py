@@ -296,6 +296,11 @@ class AudioReader:
             self.read(step)
             count -= step
 
+    def read_some(self, count: int) -> np.ndarray:
+        """Up to ``count`` next samples, shape (channels, m): fewer (even none) only at the end."""
+        self._fill(count)
+        return self.read(min(count, self._pending_samples))
+
     def count_remaining(self) -> int:
         """Decode to the end and return how many samples were left (used to measure a clip)."""
         total = 0
@@ -328,6 +333,73 @@ class AudioReader:
     def _push(self, samples: np.ndarray) -> None:
         self._pending.append(samples)
         self._pending_samples += samples.shape[1]
+
+
+class DecodedAudio:
+    """One source shared by several plays (a looped music track): decoded once, as far as any
+    play has read, and kept in memory, so a repetition costs no decode and no resample. Plays
+    read through ``reader()``; the file closes and the memory goes when the last one closes."""
+
+    def __init__(self, path: Path | str, *, plays: int, expected_samples: int, sample_rate: int) -> None:
+        self._source = AudioReader(path, sample_rate=sample_rate)
+        self._samples = np.zeros((self._source.channels, max(expected_samples, 1)), dtype=np.float32)
+        self._decoded = 0
+        self._unopened = plays
+        self._open = 0
+
+    def reader(self) -> DecodedReader:
+        self._unopened -= 1
+        self._open += 1
+        return DecodedReader(self)
+
+    def read(self, start: int, count: int) -> np.ndarray:
+        self._decode_until(start + count)
+        part = self._samples[:, start : min(start + count, self._decoded)]
+        if part.shape[1] == count:
+            return part
+        out = np.zeros((self._samples.shape[0], count), dtype=np.float32)
+        out[:, : part.shape[1]] = part
+        return out
+
+    def release(self) -> None:
+        self._open -= 1
+        if self._open <= 0 and self._unopened <= 0:
+            self._source.close()
+            self._samples = self._samples[:, :0]
+
+    def _decode_until(self, stop: int) -> None:
+        while self._decoded < stop and not self._source.exhausted:
+            chunk = self._source.read_some(max(stop - self._decoded, SAMPLE_RATE))
+            end = self._decoded + chunk.shape[1]
+            if end > self._samples.shape[1]:  # longer than its probed duration said
+                grown = np.zeros((self._samples.shape[0], 2 * end), dtype=np.float32)
+                grown[:, : self._decoded] = self._samples[:, : self._decoded]
+                self._samples = grown
+            self._samples[:, self._decoded : end] = chunk
+            self._decoded = end
+
+
+class DecodedReader:
+    """One play of a ``DecodedAudio``: ``AudioReader``'s interface, reading from memory."""
+
+    def __init__(self, audio: DecodedAudio) -> None:
+        self._audio: DecodedAudio | None = audio
+        self._position = 0
+
+    def read(self, count: int) -> np.ndarray:
+        if self._audio is None:
+            raise MediaError("read after close")
+        out = self._audio.read(self._position, count)
+        self._position += count
+        return out
+
+    def skip(self, count: int) -> None:
+        self._position += count
+
+    def close(self) -> None:
+        if self._audio is not None:
+            self._audio.release()
+            self._audio = None
 
 
 def audio_packet_duration_s(path: Path | str) -> float | None:

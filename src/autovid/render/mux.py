@@ -14,14 +14,16 @@ from __future__ import annotations
 import heapq
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
 from autovid.errors import MediaError
-from autovid.render.aac import AAC_OPTIONS, DEFAULT_AUDIO_BITRATE_BPS  # noqa: F401 - read by benchmarks
+from autovid.render.aac import AAC_OPTIONS, DEFAULT_AUDIO_BITRATE_BPS, add_aac_stream  # noqa: F401 - benchmarks
 from autovid.render.media import VideoInfo, VideoScan, describe_ffmpeg_error
 from autovid.spec.models import Encoding
 
@@ -88,6 +90,87 @@ def mux(
         partial.unlink(missing_ok=True)
 
 
+class CopyingMp4Writer:
+    """The fast path's MP4, written while the audio is still being encoded (an ``AacSink``).
+
+    Each batch of AAC packets is muxed as soon as its segment is encoded, after the copied video
+    packets that come before it in decode time, so the file is interleaved exactly as ``mux``
+    interleaves it, without writing the AAC track to a file of its own and reading it back.
+    Used as a context manager: ``finish()`` adds the rest of the video and puts the file in place;
+    leaving the block without it (an error, a cancel) removes the partial file.
+    """
+
+    def __init__(self, *, video_path: Path, scan: VideoScan, output_path: Path) -> None:
+        self._output = output_path
+        self._partial = output_path.with_name(output_path.name + ".partial")
+        self._containers: list[av.container.Container] = []
+        self._finished = False
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        with self._errors(cleanup=True):
+            video_in = self._opened(av.open(str(video_path), metadata_errors="ignore"))
+            self._out = self._opened(
+                av.open(str(self._partial), "w", format="mp4", options={"movflags": "+faststart"})
+            )
+            in_video = next(s for s in video_in.streams.video if s.index == _video_index(video_in))
+            out_video = self._out.add_stream_from_template(in_video)
+            self._video = _keyed(_copied_packets(video_in, in_video, out_video, scan), 0)
+        self._next_video = next(self._video, None)
+        self._audio: av.AudioStream | None = None
+
+    def __enter__(self) -> CopyingMp4Writer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._finished:
+            self._close()
+            self._partial.unlink(missing_ok=True)
+
+    def add_aac_stream(self, sample_rate: int, bitrate_bps: int) -> None:
+        with self._errors():
+            self._audio = add_aac_stream(self._out, sample_rate, bitrate_bps)
+
+    def write_aac(self, packets: list[av.Packet]) -> None:
+        with self._errors():
+            for packet in packets:
+                self._video_until(packet.dts * float(packet.time_base))
+                packet.stream = self._audio
+                self._out.mux(packet)
+
+    def finish(self) -> None:
+        """The video packets after the last audio packet, the index (moved to the front), and the
+        file renamed to its name."""
+        with self._errors():
+            self._video_until(float("inf"))
+            self._close()
+        os.replace(self._partial, self._output)
+        self._finished = True
+
+    def _video_until(self, time_s: float) -> None:
+        while self._next_video is not None and self._next_video[0] <= time_s:
+            self._out.mux(self._next_video[2])
+            self._next_video = next(self._video, None)
+
+    def _opened(self, container: Any) -> Any:
+        self._containers.append(container)
+        return container
+
+    def _close(self) -> None:
+        while self._containers:
+            self._containers.pop().close()
+
+    @contextmanager
+    def _errors(self, *, cleanup: bool = False) -> Iterator[None]:
+        try:
+            yield
+        except BaseException as exc:
+            if cleanup:  # the constructor failed: no ``with`` block will close what it opened
+                self._close()
+                self._partial.unlink(missing_ok=True)
+            if isinstance(exc, av.FFmpegError):
+                raise MediaError(f"writing the MP4 failed: {describe_ffmpeg_error(exc)}") from None
+            raise
+
+
 def _video_index(container: av.container.InputContainer) -> int:
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
@@ -117,8 +200,11 @@ def _write_interleaved(
 def _keyed(packets: Iterator[av.Packet], order: int) -> Iterator[tuple[float, int, av.Packet]]:
     """(decode time in seconds, stream order, packet): heapq.merge interleaves on it; the stream
     order breaks ties so packets themselves are never compared."""
+    seconds_per_tick: float | None = None
     for packet in packets:
-        yield float(packet.dts * packet.time_base), order, packet
+        if seconds_per_tick is None:  # one stream, one time base: no Fraction per packet
+            seconds_per_tick = float(packet.time_base)
+        yield packet.dts * seconds_per_tick, order, packet
 
 
 def _demuxed_packets(

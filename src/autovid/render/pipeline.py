@@ -8,10 +8,12 @@ into an AAC track), encoding (the MP4: video copied or encoded once, audio muxed
 from __future__ import annotations
 
 import logging
+import math
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +26,7 @@ from autovid.render.aac import write_aac_track
 from autovid.render.media import (
     SAMPLE_RATE,
     AudioReader,
+    DecodedAudio,
     MediaInfo,
     VideoInfo,
     VideoScan,
@@ -33,13 +36,15 @@ from autovid.render.media import (
     scan_video,
 )
 from autovid.render.mixer import Mixer, SampleSource
-from autovid.render.mux import VideoMode, choose_video_mode, mux
+from autovid.render.mux import CopyingMp4Writer, VideoMode, choose_video_mode, mux
 from autovid.render.plan import Plan, Source, make_plan
 from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
 from autovid.speech.synthesizer import speech_request
 
 log = logging.getLogger(__name__)
 MAX_SPEECH_WORKERS = 4
+MAX_PROBE_WORKERS = 4
+MAX_DECODED_BYTES = 48 * 1024 * 1024  # repeated sources kept decoded: ~2 min of stereo float32
 _TRUNCATION_TOLERANCE_S = 0.5
 
 
@@ -118,16 +123,36 @@ def render(
     with _timed(timings, "speech"):
         _synthesize(spec, speech, inputs, check, lambda f: meter.report("speech", 10 + 15 * f))
     mode = _video_mode(spec, inputs)
-    mixed_until = 90.0 if mode.copy else 40.0  # on the fast path the time goes to the audio
-    with _timed(timings, "mixing"):
-        plan = _plan(spec, inputs)
-        audio_path = workdir / "mix.m4a"
-        _mix_to_aac(spec, plan, inputs, audio_path, check, _reporter(meter, "mixing", 25.0, mixed_until))
-    with _timed(timings, "encoding"):
-        meter.report("encoding", mixed_until)
-        _write_mp4(
-            spec, inputs, audio_path, output_path, mode, check, _reporter(meter, "encoding", mixed_until, 100)
+    mixed_until = 95.0 if mode.copy else 40.0  # on the fast path the time goes to the audio
+    with ExitStack() as stack:
+        # Fast path: the MP4 is written as the audio is encoded (video packets interleaved with
+        # each finished AAC segment); otherwise the AAC goes to a file and the video is encoded.
+        writer = (
+            stack.enter_context(
+                CopyingMp4Writer(video_path=inputs.video_path, scan=inputs.scan, output_path=output_path)
+            )
+            if mode.copy
+            else None
         )
+        with _timed(timings, "mixing"):
+            plan = _plan(spec, inputs)
+            audio = writer or workdir / "mix.m4a"
+            _mix_to_aac(spec, plan, inputs, audio, check, _reporter(meter, "mixing", 25.0, mixed_until))
+        with _timed(timings, "encoding"):
+            meter.report("encoding", mixed_until)
+            if writer:
+                check()  # the last moment a cancel can still leave no file behind
+                writer.finish()
+            else:
+                _write_mp4(
+                    spec,
+                    inputs,
+                    workdir / "mix.m4a",
+                    output_path,
+                    mode,
+                    check,
+                    _reporter(meter, "encoding", mixed_until, 100),
+                )
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
     meter.report("encoding", 100)
@@ -152,16 +177,17 @@ def _mix_to_aac(
     spec: JobSpec,
     plan: Plan,
     inputs: _Inputs,
-    audio_path: Path,
+    audio: Path | CopyingMp4Writer,
     check: Callable[[], None],
     on_fraction: Callable[[float], None],
 ) -> None:
     total = max(1, plan.total_samples)
     write_aac_track(
-        Mixer(plan, _source_opener(inputs), checkpoint=check).blocks(),
-        audio_path,
+        Mixer(plan, _source_opener(inputs, plan), checkpoint=check).blocks(),
+        audio,
         sample_rate=plan.sample_rate,
         bitrate_bps=spec.output.encoding.audio_bitrate_bps(),
+        expected_samples=plan.total_samples,
         on_block=lambda produced: on_fraction(produced / total),
     )
 
@@ -234,12 +260,18 @@ def _fetch_and_probe(
             raise AssetError(asset.id, "was not fetched")
     check()
     video_id = spec.assets.video.id
-    video, scan = _probe_video(video_id, paths[video_id])
-    durations: dict[str, float] = {}
     event_ids = _event_asset_ids(spec)
-    for asset_id in audio_ids:
-        check()
-        durations[asset_id] = _audio_duration_s(asset_id, paths[asset_id], exact=asset_id in event_ids)
+    # FFmpeg demuxes and decodes without holding the GIL: the files are probed side by side.
+    with ThreadPoolExecutor(max_workers=MAX_PROBE_WORKERS, thread_name_prefix="probe") as pool:
+        video_info = pool.submit(probe, paths[video_id])
+        video_scan = pool.submit(scan_video, paths[video_id])
+        measured = {
+            asset_id: pool.submit(_audio_duration_s, asset_id, paths[asset_id], exact=asset_id in event_ids)
+            for asset_id in audio_ids
+        }
+        video, scan = _probed_video(video_id, video_info, video_scan)
+        durations = {asset_id: future.result() for asset_id, future in measured.items()}
+    check()
     return _Inputs(
         video_path=paths[video_id],
         video=video,
@@ -249,12 +281,16 @@ def _fetch_and_probe(
     )
 
 
-def _probe_video(asset_id: str, path: Path) -> tuple[MediaInfo, VideoScan]:
+def _probed_video(
+    asset_id: str, info_future: Future[MediaInfo], scan_future: Future[VideoScan]
+) -> tuple[MediaInfo, VideoScan]:
+    """The video's description and packet scan, checked; the probe's verdict comes first (a file
+    that is no video fails the scan too, less clearly)."""
     try:
-        info = probe(path)
+        info = info_future.result()
         if info.video is None:
             raise MediaError(_missing(info, "video", "the base video must contain one"))
-        scan = scan_video(path)
+        scan = scan_future.result()
     except MediaError as exc:
         raise AssetError(asset_id, exc.message) from None
     declared_s = info.video.duration_s
@@ -317,14 +353,14 @@ def _synthesize(
         return
     done = 0
     with ThreadPoolExecutor(max_workers=min(MAX_SPEECH_WORKERS, len(events))) as pool:
-        futures: dict[Future[Path], SpeechRequest] = {pool.submit(speech.synthesize, r): r for r in events}
+        futures = {pool.submit(_synthesize_and_measure, speech, r): r for r in events}
         try:
             pending = set(futures)
             while pending:
                 finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 check()
                 for future in finished:
-                    _record_speech(inputs, events[futures[future]], future.result())
+                    _record_speech(inputs, events[futures[future]], future)
                     done += 1
                     on_fraction(done / len(events))
         except BaseException:
@@ -333,9 +369,16 @@ def _synthesize(
             raise
 
 
-def _record_speech(inputs: _Inputs, indexes: list[int], path: Path) -> None:
+def _synthesize_and_measure(speech: Synthesizer, request: SpeechRequest) -> tuple[Path, float]:
+    """The speech file and its exact length (a decode, on this worker: the files are measured
+    side by side)."""
+    path = speech.synthesize(request)
+    return path, audio_sample_count(path) / SAMPLE_RATE
+
+
+def _record_speech(inputs: _Inputs, indexes: list[int], future: Future[tuple[Path, float]]) -> None:
     try:
-        duration_s = audio_sample_count(path) / SAMPLE_RATE
+        path, duration_s = future.result()
     except MediaError as exc:
         where = ", ".join(f"timeline[{i}]" for i in indexes)
         raise SpeechError(f"{where}: the synthesized speech is not readable audio ({exc.message})") from None
@@ -362,9 +405,9 @@ def _plan(spec: JobSpec, inputs: _Inputs) -> Plan:
 
 
 class _GuardedReader:
-    """An ``AudioReader`` whose failures name the asset (or speech event) they came from."""
+    """A reader whose failures name the asset (or speech event) they came from."""
 
-    def __init__(self, reader: AudioReader, fail: Callable[[str], Exception]) -> None:
+    def __init__(self, reader: SampleSource, fail: Callable[[str], Exception]) -> None:
         self._reader = reader
         self._fail = fail
 
@@ -384,23 +427,61 @@ class _GuardedReader:
         self._reader.close()
 
 
-def _source_opener(inputs: _Inputs) -> Callable[[Source], SampleSource]:
+def _source_opener(inputs: _Inputs, plan: Plan) -> Callable[[Source], SampleSource]:
+    """Opens each clip's source: streamed from its file, or, for a source the plan plays more than
+    once (a looped track) and short enough, decoded once and then read from memory — a loop no
+    longer costs a decode (and a resample) per repetition."""
+    plays = Counter(clip.source for clip in plan.clips)  # in order of first play
+    shared: dict[Source, DecodedAudio | None] = {}  # None: streamed from its file at every play
+    budget = MAX_DECODED_BYTES
+    for source, count in plays.items():
+        size = _decoded_samples(inputs, source)
+        if count > 1 and size is not None and size * 2 * 4 <= budget:
+            shared[source] = None
+            budget -= size * 2 * 4
+
     def open_source(source: Source) -> SampleSource:
-        if source.kind == "speech":
-            index = int(source.name)
-            path = inputs.speech_paths[index]
-
-            def fail(reason: str) -> Exception:
-                return SpeechError(f"timeline[{index}]: the synthesized speech cannot be decoded ({reason})")
-        else:
-            path = inputs.video_path if source.kind == "video" else inputs.asset_paths[source.name]
-
-            def fail(reason: str) -> Exception:
-                return AssetError(source.name, reason)
-
+        path, fail = _source_file(inputs, source)
         try:
-            return _GuardedReader(AudioReader(path, sample_rate=SAMPLE_RATE), fail)
+            if source not in shared:
+                return _GuardedReader(AudioReader(path, sample_rate=SAMPLE_RATE), fail)
+            audio = shared[source]
+            if audio is None:
+                audio = shared[source] = DecodedAudio(
+                    path,
+                    plays=plays[source],
+                    expected_samples=_decoded_samples(inputs, source) or 0,
+                    sample_rate=SAMPLE_RATE,
+                )
+            return _GuardedReader(audio.reader(), fail)
         except MediaError as exc:
             raise fail(exc.message) from None
 
     return open_source
+
+
+def _decoded_samples(inputs: _Inputs, source: Source) -> int | None:
+    """The source's length at the mix's rate, when known."""
+    if source.kind == "asset":
+        duration_s = inputs.asset_durations_s.get(source.name)
+    elif source.kind == "speech":
+        duration_s = inputs.speech_durations_s.get(int(source.name))
+    else:
+        duration_s = None
+    return None if duration_s is None else math.ceil(duration_s * SAMPLE_RATE)
+
+
+def _source_file(inputs: _Inputs, source: Source) -> tuple[Path, Callable[[str], Exception]]:
+    """The source's local file, and how its failures are reported."""
+    if source.kind == "speech":
+        index = int(source.name)
+
+        def speech_failed(reason: str) -> Exception:
+            return SpeechError(f"timeline[{index}]: the synthesized speech cannot be decoded ({reason})")
+
+        return inputs.speech_paths[index], speech_failed
+
+    def asset_failed(reason: str) -> Exception:
+        return AssetError(source.name, reason)
+
+    return (inputs.video_path if source.kind == "video" else inputs.asset_paths[source.name]), asset_failed

@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from autovid import samples
-from autovid.render.aac import FRAME_SAMPLES, write_aac_track
+from autovid.render.aac import (
+    FRAME_SAMPLES,
+    MAX_SEGMENT_SAMPLES,
+    MIN_SEGMENT_SAMPLES,
+    segment_schedule,
+    write_aac_track,
+)
 from tests.integration.render.conftest import SR, decode_audio
 
 SEGMENT = 48 * FRAME_SAMPLES  # ~1 s, so a few seconds of audio cross several seams
@@ -83,3 +89,30 @@ def test_short_and_boundary_lengths(tmp_path: Path, seconds: float) -> None:
 def test_segment_size_must_follow_the_frame_grid(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="multiple of 1024"):
         encode(samples.tone(0.1), tmp_path / "x.m4a", segment_samples=1000)
+
+
+@pytest.mark.parametrize("seconds", [0.5, 2.0, 5.0, 20.0, 60.0, 600.0])
+def test_schedule_covers_the_mix_short_at_both_ends(seconds: float) -> None:
+    expected = round(seconds * SR)
+    lengths = segment_schedule(expected)
+    assert all(length % FRAME_SAMPLES == 0 for length in lengths)
+    assert expected <= sum(lengths) < expected + FRAME_SAMPLES  # whole frames, nothing left over
+    if sum(lengths) > 4 * MIN_SEGMENT_SAMPLES:  # long enough for short ends and long middles
+        assert lengths[0] == lengths[-1] == MIN_SEGMENT_SAMPLES
+        assert max(lengths) <= MAX_SEGMENT_SAMPLES + MIN_SEGMENT_SAMPLES
+        assert all(length >= MIN_SEGMENT_SAMPLES for length in lengths)
+
+
+def test_scheduled_segments_splice_like_a_single_encoder(tmp_path: Path) -> None:
+    """The render's own segmentation (from the expected length) keeps the stream continuous."""
+    signal = program(9.0)
+    n = signal.shape[1]
+    produced = encode(signal, tmp_path / "scheduled.m4a", workers=2, expected_samples=n)
+    encode(signal, tmp_path / "single.m4a", workers=1, segment_samples=1024 * FRAME_SAMPLES)
+    assert produced == n
+    with av.open(str(tmp_path / "scheduled.m4a")) as container:
+        pts = [p.pts for p in container.demux(container.streams.audio[0]) if p.size]
+    assert np.all(np.diff(pts) == FRAME_SAMPLES)
+    scheduled = decode_audio(tmp_path / "scheduled.m4a")[:, :n]
+    single = decode_audio(tmp_path / "single.m4a")[:, :n]
+    assert error_db(scheduled, signal, 0, n) == pytest.approx(error_db(single, signal, 0, n), abs=0.5)

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 from autovid.errors import MediaError
-from autovid.render.media import AudioReader, audio_packet_duration_s, audio_sample_count, probe, scan_video
+from autovid.render.media import (
+    AudioReader,
+    DecodedAudio,
+    audio_packet_duration_s,
+    audio_sample_count,
+    probe,
+    scan_video,
+)
 from tests.integration.render.conftest import SR, Media
 
 
@@ -109,3 +116,23 @@ def test_packet_durations_beat_header_guesses(tmp_path: Path) -> None:
     from_packets = audio_packet_duration_s(path)
     assert from_packets == pytest.approx(audio_sample_count(path) / SR, abs=0.03)
     assert from_packets == pytest.approx(6.0, abs=0.06)
+
+
+def test_decoded_audio_serves_several_plays_from_one_decode(media: Media) -> None:
+    path = media.tone("shared_44k.wav", 1.5, sample_rate=44_100)
+    with AudioReader(path) as reader:
+        streamed = reader.read(audio_sample_count(path) + 500)  # silence past the end
+    shared = DecodedAudio(path, plays=2, expected_samples=1000, sample_rate=SR)  # length underestimated
+    first, second = shared.reader(), shared.reader()
+    second.skip(20_000)
+    head = first.read(30_000)  # decoding ahead for the first play...
+    tail = second.read(streamed.shape[1] - 20_000)  # ...serves the second from memory
+    rest = first.read(streamed.shape[1] - 30_000)
+    np.testing.assert_array_equal(np.concatenate([head, rest], axis=1), streamed)
+    np.testing.assert_array_equal(tail, streamed[:, 20_000:])
+    first.close()
+    assert shared.read(0, 10).shape[1] == 10  # still open: a play is left
+    second.close()
+    assert shared._samples.size == 0  # the last play closed: memory and file released
+    with pytest.raises(MediaError, match="after close"):
+        second.read(10)
