@@ -1,3 +1,3 @@
-from autovid.entrypoints.cli import app
+from autovid.entrypoints.cli import main
 
-app()
+main()

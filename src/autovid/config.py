@@ -2,15 +2,21 @@
 
 The seed's variables keep their names (``S3_BUCKET_NAME``, ``LOG_LEVEL``, …); local settings use
 the ``AUTOVID_`` prefix. Bad values are refused at start-up, not at the first job.
+
+Every setting is a scalar under one or two variable names, so a plain pydantic model reads them:
+values given to ``Settings(...)`` (by field or variable name) come first, then the environment
+(names matched without regard to case), then the defaults. pydantic-settings did the same at the
+price of ~40 ms of imports (asyncio, dotenv, cloud secret stores) in every process — a few per
+cent of a one-minute ``autovid render``.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from autovid.spec.models import SpecLimits
 
@@ -19,8 +25,14 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+def _variable_names(alias: object) -> list[str]:
+    if isinstance(alias, AliasChoices):
+        return [choice for choice in alias.choices if isinstance(choice, str)]
+    return [alias] if isinstance(alias, str) else []
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     # --- from the seed -------------------------------------------------------------------------
     s3_bucket_name: str | None = Field(None, validation_alias=_env("S3_BUCKET_NAME"))
@@ -82,6 +94,24 @@ class Settings(BaseSettings):
     )
     jobs_table_name: str | None = Field(None, validation_alias=_env("DYNAMODB_JOBS_TABLE_NAME"))
     jobs_queue_url: str | None = Field(None, validation_alias=_env("SQS_JOBS_QUEUE_URL"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment(cls, values: Any) -> Any:
+        """Fill every field not given explicitly from the first of its variables that is set."""
+        if not isinstance(values, dict):
+            return values
+        environment = {name.upper(): value for name, value in os.environ.items()}
+        merged = dict(values)
+        for name, field in cls.model_fields.items():
+            variables = _variable_names(field.validation_alias)
+            if name in values or any(variable in values for variable in variables):
+                continue
+            for variable in variables:
+                if variable.upper() in environment:
+                    merged[variable] = environment[variable.upper()]
+                    break
+        return merged
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
