@@ -37,7 +37,7 @@ FRAME_SAMPLES = 1024
 # starts and ends with short segments, doubling from the minimum up to the maximum in between.
 MIN_SEGMENT_SAMPLES = 48 * FRAME_SAMPLES  # ~1 s at 48 kHz
 MAX_SEGMENT_SAMPLES = 704 * FRAME_SAMPLES  # ~15 s at 48 kHz: ~6 MB of float32 stereo held
-PREROLL_SAMPLES = 8 * FRAME_SAMPLES  # measured: 4 frames already match a single encoder at the seams
+PREROLL_SAMPLES = 8 * FRAME_SAMPLES  # measured: seams within 0.3 dB of one encoder (4 frames: 2.6 dB)
 POSTROLL_SAMPLES = 2 * FRAME_SAMPLES  # the encoder looks one frame ahead when choosing windows
 MAX_WORKERS = 4
 DITHER_LSB = 2.0**-17  # TPDF dither at the 18-bit level: about -110 dBFS RMS, far below hearing

@@ -116,12 +116,20 @@ def render(
     timings: dict[str, float] = {}
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    with _timed(timings, "fetching"):
-        meter.report("fetching", 0)
-        inputs = _fetch_and_probe(spec, assets, workdir / "assets", check)
-        meter.report("fetching", 10)
-    with _timed(timings, "speech"):
-        _synthesize(spec, speech, inputs, check, lambda f: meter.report("speech", 10 + 15 * f))
+    with ThreadPoolExecutor(max_workers=MAX_SPEECH_WORKERS, thread_name_prefix="speech") as speech_pool:
+        # Speech needs none of the assets: it is synthesized while they are fetched and probed.
+        speaking = _start_speech(spec, speech, speech_pool)
+        try:
+            with _timed(timings, "fetching"):
+                meter.report("fetching", 0)
+                inputs = _fetch_and_probe(spec, assets, workdir / "assets", check)
+                meter.report("fetching", 10)
+            with _timed(timings, "speech"):
+                _collect_speech(speaking, inputs, check, lambda f: meter.report("speech", 10 + 15 * f))
+        except BaseException:
+            for future in speaking:
+                future.cancel()
+            raise
     mode = _video_mode(spec, inputs)
     mixed_until = 95.0 if mode.copy else 40.0  # on the fast path the time goes to the audio
     with ExitStack() as stack:
@@ -336,37 +344,34 @@ def _video_info(inputs: _Inputs) -> VideoInfo:
 # --- speech -----------------------------------------------------------------------------------
 
 
-def _synthesize(
-    spec: JobSpec,
-    speech: Synthesizer,
-    inputs: _Inputs,
-    check: Callable[[], None],
-    on_fraction: Callable[[float], None],
-) -> None:
-    """Synthesize each distinct request once, concurrently; record each event's file and length."""
+def _start_speech(
+    spec: JobSpec, speech: Synthesizer, pool: ThreadPoolExecutor
+) -> dict[Future[tuple[Path, float]], list[int]]:
+    """Synthesize each distinct request once, on ``pool``; each future lists its events."""
     events: dict[SpeechRequest, list[int]] = {}
     for index, event in enumerate(spec.timeline):
         if isinstance(event, TtsEvent):
             events.setdefault(speech_request(event.data), []).append(index)
-    if not events:
-        on_fraction(1.0)
-        return
-    done = 0
-    with ThreadPoolExecutor(max_workers=min(MAX_SPEECH_WORKERS, len(events))) as pool:
-        futures = {pool.submit(_synthesize_and_measure, speech, r): r for r in events}
-        try:
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                check()
-                for future in finished:
-                    _record_speech(inputs, events[futures[future]], future)
-                    done += 1
-                    on_fraction(done / len(events))
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    return {
+        pool.submit(_synthesize_and_measure, speech, request): indexes for request, indexes in events.items()
+    }
+
+
+def _collect_speech(
+    speaking: dict[Future[tuple[Path, float]], list[int]],
+    inputs: _Inputs,
+    check: Callable[[], None],
+    on_fraction: Callable[[float], None],
+) -> None:
+    """Record each event's speech file and length as its synthesis finishes."""
+    pending = set(speaking)
+    while pending:
+        finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+        check()
+        for future in finished:
+            _record_speech(inputs, speaking[future], future)
+        on_fraction(1 - len(pending) / len(speaking))
+    on_fraction(1.0)
 
 
 def _synthesize_and_measure(speech: Synthesizer, request: SpeechRequest) -> tuple[Path, float]:
