@@ -57,11 +57,11 @@ def mux(
     audio_path: Path,
     output_path: Path,
     encoding: Encoding,
-    copy: bool,
     checkpoint: Callable[[], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
 ) -> None:
-    """Write ``output_path`` (MP4, faststart): the video copied or encoded, the AAC track copied.
+    """Write ``output_path`` (MP4, faststart): the video encoded once, the AAC track copied from
+    ``audio_path``. (The fast path, video copied, is ``CopyingMp4Writer``.)
 
     The file is written beside the target and renamed at the end, so a failed or cancelled
     render leaves nothing half-written under the output's name.
@@ -74,12 +74,7 @@ def mux(
             av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"}) as out,
         ):
             in_video = next(s for s in video_in.streams.video if s.index == _video_index(video_in))
-            if copy:
-                video_packets = _copied_packets(
-                    video_in, in_video, out.add_stream_from_template(in_video), scan
-                )
-            else:
-                video_packets = _encoded_packets(video_in, in_video, video, scan, encoding, out)
+            video_packets = _encoded_packets(video_in, in_video, video, scan, encoding, out)
             in_audio = audio_in.streams.audio[0]
             audio_packets = _demuxed_packets(audio_in, in_audio, out.add_stream_from_template(in_audio))
             _write_interleaved(out, video_packets, audio_packets, scan.duration_s, checkpoint, on_progress)

@@ -157,7 +157,6 @@ def render(
                     inputs,
                     workdir / "mix.m4a",
                     output_path,
-                    mode,
                     check,
                     _reporter(meter, "encoding", mixed_until, 100),
                 )
@@ -205,7 +204,6 @@ def _write_mp4(
     inputs: _Inputs,
     audio_path: Path,
     output_path: Path,
-    mode: VideoMode,
     check: Callable[[], None],
     on_fraction: Callable[[float], None],
 ) -> None:
@@ -217,7 +215,6 @@ def _write_mp4(
         audio_path=audio_path,
         output_path=output_path,
         encoding=spec.output.encoding,
-        copy=mode.copy,
         checkpoint=check,
         on_progress=on_fraction,
     )
