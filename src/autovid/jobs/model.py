@@ -35,13 +35,35 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class CaptionOutput:
+    """A stored sidecar subtitle file of a finished render."""
+
+    format: str  # "srt" | "vtt"
+    language: str
+    key: str
+    s3_uri: str | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        return {"format": self.format, "language": self.language, "key": self.key, "s3Uri": self.s3_uri}
+
+    @staticmethod
+    def from_record(record: dict[str, Any]) -> CaptionOutput:
+        return CaptionOutput(record["format"], record["language"], record["key"], record.get("s3Uri"))
+
+
+@dataclass(frozen=True)
 class OutputInfo:
-    """Where a finished render lives. ``key`` is the storage key; ``s3_uri`` is None locally."""
+    """Where a finished render lives and what it reported. ``key`` is the storage key; ``s3_uri``
+    is None locally; ``audio`` is the loudness report's JSON (``AudioReport.as_dict``);
+    ``warnings`` are ``{"code", "message"}`` dicts."""
 
     key: str
     duration_s: float
     size_bytes: int
     s3_uri: str | None = None
+    audio: dict[str, Any] | None = None
+    captions: tuple[CaptionOutput, ...] = ()
+    warnings: tuple[dict[str, str], ...] = ()
 
 
 @dataclass
@@ -115,6 +137,9 @@ def job_to_record(job: Job) -> dict[str, Any]:
             "duration": job.output.duration_s,
             "size": job.output.size_bytes,
             "s3Uri": job.output.s3_uri,
+            "audio": job.output.audio,
+            "captions": [c.as_record() for c in job.output.captions],
+            "warnings": list(job.output.warnings),
         },
         "error": job.error,
         "attempts": job.attempts,
@@ -149,6 +174,9 @@ def job_from_record(record: dict[str, Any]) -> Job:
             duration_s=float(output["duration"]),
             size_bytes=int(output["size"]),
             s3_uri=output.get("s3Uri"),
+            audio=output.get("audio"),
+            captions=tuple(CaptionOutput.from_record(c) for c in output.get("captions") or ()),
+            warnings=tuple(dict(w) for w in output.get("warnings") or ()),
         ),
         error=record.get("error"),
         attempts=int(record.get("attempts", 0)),

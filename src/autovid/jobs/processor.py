@@ -33,10 +33,11 @@ from autovid.errors import (
     RetryableError,
     StorageError,
 )
-from autovid.jobs.model import Job, JobStatus, OutputInfo, Progress, stage_rank, utcnow
+from autovid.jobs.model import CaptionOutput, Job, JobStatus, OutputInfo, Progress, stage_rank, utcnow
 from autovid.jobs.service import JobService, retry_delay_s, webhook_of
 from autovid.jobs.webhooks import WebhookSender
 from autovid.ports import QueueMessage
+from autovid.render.report import CaptionFile
 from autovid.spec.models import JobSpec
 from autovid.spec.validation import parse_spec
 
@@ -399,7 +400,17 @@ class _Run:
             duration_s=float(result.duration_s),
             size_bytes=int(result.size_bytes),
             s3_uri=self.p.blobs.uri(key),
+            audio=result.audio.as_dict() if result.audio else None,
+            captions=tuple(self._store_caption(key, c) for c in result.captions),
+            warnings=tuple(w.as_dict() for w in result.warnings),
         )
+
+    def _store_caption(self, output_key: str, caption: CaptionFile) -> CaptionOutput:
+        """Sidecars live beside the MP4, with its stem: ``…/welcome.mp4`` -> ``…/welcome.vtt``."""
+        key = f"{output_key.rsplit('.', 1)[0]}.{caption.format}"
+        content_type = "text/vtt" if caption.format == "vtt" else "application/x-subrip"
+        self.p.blobs.put_file(key, caption.path, content_type=content_type)
+        return CaptionOutput(caption.format, caption.language, key, self.p.blobs.uri(key))
 
     def _check_dependencies(self) -> None:
         if self.p.assets is None or self.p.speech is None:

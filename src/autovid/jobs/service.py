@@ -130,6 +130,7 @@ class JobService:
             "output": self._output_document(job),
             "error": job.error if job.status in (JobStatus.FAILED, JobStatus.CANCELLED) else None,
             "jobInfo": job.job_info,
+            "warnings": list(job.output.warnings) if job.output else [],
         }
         if for_webhook:
             del doc["progress"]
@@ -145,22 +146,34 @@ class JobService:
             "s3Uri": None,
             "duration": None,
             "size": None,
+            "audio": None,
+            "captions": [],
         }
         if job.output is None:
             return doc
         doc.update(
-            s3Uri=job.output.s3_uri, duration=round(job.output.duration_s, 3), size=job.output.size_bytes
+            s3Uri=job.output.s3_uri,
+            duration=round(job.output.duration_s, 3),
+            size=job.output.size_bytes,
+            audio=job.output.audio,
         )
         if job.status == JobStatus.COMPLETED:
-            try:
-                url, expires_at = self.blobs.download_url(
-                    job.output.key, expires_s=self.settings.presigned_url_expiration_s
-                )
-            except AutovidError as exc:  # the document stays readable if signing fails
-                log.warning("cannot sign output URL for job %s: %s", job.job_id, exc)
-            else:
-                doc.update(url=url, urlExpiresAt=isoformat(expires_at))
+            doc.update(self._signed(job, job.output.key))
+            doc["captions"] = [
+                {"format": c.format, "language": c.language, **self._signed(job, c.key), "s3Uri": c.s3_uri}
+                for c in job.output.captions
+            ]
         return doc
+
+    def _signed(self, job: Job, key: str) -> dict[str, str | None]:
+        """``url`` and ``urlExpiresAt`` of a stored file (both None when signing fails, so the
+        document stays readable)."""
+        try:
+            url, expires_at = self.blobs.download_url(key, expires_s=self.settings.presigned_url_expiration_s)
+        except AutovidError as exc:
+            log.warning("cannot sign a URL for job %s: %s", job.job_id, exc)
+            return {"url": None, "urlExpiresAt": None}
+        return {"url": url, "urlExpiresAt": isoformat(expires_at)}
 
     def _check_managed_sources(self, spec: JobSpec) -> None:
         """Path sources must name files already uploaded to managed storage."""

@@ -38,6 +38,7 @@ from autovid.render.media import (
 from autovid.render.mixer import Mixer, SampleSource
 from autovid.render.mux import CopyingMp4Writer, VideoMode, choose_video_mode, mux
 from autovid.render.plan import Plan, Source, make_plan
+from autovid.render.report import AudioReport, CaptionFile, RenderWarning, VoiceUsed
 from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
 from autovid.speech.synthesizer import speech_request
 
@@ -67,6 +68,10 @@ class RenderResult:
     size_bytes: int
     timings_s: dict[str, float]
     video_copied: bool
+    warnings: tuple[RenderWarning, ...] = ()
+    audio: AudioReport | None = None
+    captions: tuple[CaptionFile, ...] = ()
+    voices: tuple[VoiceUsed, ...] = ()
 
 
 @dataclass

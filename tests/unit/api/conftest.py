@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from autovid.auth.plans import UsagePlan
 from autovid.bootstrap import Container, bootstrap
 from autovid.config import Settings
 from autovid.entrypoints.api import create_app
+from autovid.render.pipeline import RenderResult
 
 GENEROUS = UsagePlan(rate_per_s=1000.0, burst=1000, quota_per_day=None)
 NOON_UTC = 1_736_942_400.0  # 2025-01-15 12:00:00 UTC
@@ -50,16 +51,7 @@ class CountingRender:
     ) -> Any:
         self.calls += 1
         samples.make_video(output_path, duration_s=1.0, fps=10, audio=True)
-        return _Result(output_path, 1.0, output_path.stat().st_size)
-
-
-@dataclass
-class _Result:
-    output_path: Path
-    duration_s: float
-    size_bytes: int
-    timings_s: dict[str, float] = field(default_factory=dict)
-    video_copied: bool = False
+        return RenderResult(output_path, 1.0, output_path.stat().st_size, timings_s={}, video_copied=False)
 
 
 @dataclass

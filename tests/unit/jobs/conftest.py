@@ -22,6 +22,7 @@ from autovid.bootstrap import Container, bootstrap
 from autovid.config import Settings
 from autovid.jobs.model import Job
 from autovid.jobs.processor import ProcessorOptions
+from autovid.render.pipeline import RenderResult
 
 # --- webhook receiver -------------------------------------------------------------------------
 
@@ -122,7 +123,7 @@ class ScriptedRender:
         workdir: Path,
         progress: Any = None,
         checkpoint: Any = None,
-    ) -> FakeRenderResult:
+    ) -> RenderResult:
         with self._lock:
             step = self.script[self.calls] if self.calls < len(self.script) else None
             self.calls += 1
@@ -147,7 +148,7 @@ class ScriptedRender:
             samples.make_video(output_path, duration_s=1.0, width=160, height=120, fps=10, audio=True)
             if progress:
                 progress("encoding", 100.0)
-            return FakeRenderResult(output_path, 1.0, output_path.stat().st_size, {}, False)
+            return RenderResult(output_path, 1.0, output_path.stat().st_size, {}, False)
         finally:
             with self._lock:
                 self.running -= 1

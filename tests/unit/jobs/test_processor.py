@@ -6,6 +6,7 @@ import itertools
 import threading
 import time
 
+from autovid.entrypoints.api.schemas import StatusDoc
 from autovid.errors import MediaError, TransientAssetError
 from autovid.jobs.model import JobStatus, stage_rank
 from autovid.jobs.processor import Outcome, ProcessorOptions
@@ -51,18 +52,7 @@ def test_status_document_of_a_completed_job(make, scripted, spec) -> None:
     job = env.service.submit(spec(), owner="key-a")
     env.processor.process(env.receive())
     doc = env.service.status_document(env.service.get(job.job_id, owner="key-a"))
-    assert set(doc) == {
-        "jobId",
-        "status",
-        "submittedAt",
-        "updatedAt",
-        "completedAt",
-        "processingTime",
-        "progress",
-        "output",
-        "error",
-        "jobInfo",
-    }
+    assert set(doc) == set(StatusDoc.model_fields)
     assert doc["status"] == "completed" and doc["error"] is None
     assert doc["completedAt"].endswith("+00:00") and "." in doc["completedAt"]
     assert doc["processingTime"] == round(doc["processingTime"], 2) and doc["processingTime"] > 0

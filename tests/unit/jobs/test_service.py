@@ -126,7 +126,16 @@ def test_status_document_of_a_new_job(make, scripted, spec) -> None:
     doc = env.service.status_document(job)
     assert doc["status"] == "submitted"
     assert doc["progress"] == {"stage": "queued", "percent": 0.0}
-    assert doc["output"] == {"url": None, "urlExpiresAt": None, "s3Uri": None, "duration": None, "size": None}
+    assert doc["output"] == {
+        "url": None,
+        "urlExpiresAt": None,
+        "s3Uri": None,
+        "duration": None,
+        "size": None,
+        "audio": None,
+        "captions": [],
+    }
+    assert doc["warnings"] == []
     assert doc["completedAt"] is None and doc["processingTime"] is None and doc["error"] is None
     assert doc["submittedAt"].endswith("+00:00") and len(doc["submittedAt"]) == len(
         "2024-01-15T10:25:00.000000+00:00"

@@ -13,12 +13,34 @@ class ProgressDoc(BaseModel):
     percent: float = Field(ge=0, le=100)
 
 
+class AudioDoc(BaseModel):
+    integratedLufs: float | None = Field(description="integrated loudness, LUFS (ITU-R BS.1770-4)")
+    truePeakDbtp: float | None = Field(description="true peak, dBTP (4x oversampled)")
+    loudnessRange: float | None = Field(description="loudness range, LU (EBU Tech 3342)")
+    targetLufs: float | None = Field(description="the spec's output.loudness target; null when none")
+
+
+class CaptionDoc(BaseModel):
+    format: str = Field(description="srt or vtt")
+    language: str
+    url: str | None = Field(description="signed, time-limited download URL")
+    urlExpiresAt: str | None
+    s3Uri: str | None = Field(description="s3://bucket/key on AWS; null for local storage")
+
+
 class OutputDoc(BaseModel):
     url: str | None = Field(description="signed, time-limited download URL (S3_PRESIGNED_URL_EXPIRATION)")
     urlExpiresAt: str | None
     s3Uri: str | None = Field(description="s3://bucket/key on AWS; null for local storage")
     duration: float | None = Field(description="seconds")
     size: int | None = Field(description="bytes")
+    audio: AudioDoc | None = Field(description="the output's measured loudness; null until completed")
+    captions: list[CaptionDoc] = Field(description="sidecar subtitle files beside the MP4")
+
+
+class WarningDoc(BaseModel):
+    code: str = Field(description="stable identifier, e.g. speech_cut_at_end")
+    message: str = Field(description="what happened, naming the event or asset")
 
 
 class StatusDoc(BaseModel):
@@ -32,6 +54,7 @@ class StatusDoc(BaseModel):
     output: OutputDoc
     error: str | None
     jobInfo: dict[str, Any] | None
+    warnings: list[WarningDoc] = Field(description="what the render changed or dropped")
 
 
 class JobListDoc(BaseModel):

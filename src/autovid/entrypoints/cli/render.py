@@ -122,6 +122,17 @@ def _print_summary(result: RenderResult) -> None:
     table.add_row("duration", f"{result.duration_s:.3f} s")
     table.add_row("size", f"{result.size_bytes / 1e6:.2f} MB")
     table.add_row("video", "copied (fast path)" if result.video_copied else "encoded (libx264)")
+    if result.audio is not None:
+        audio = result.audio.as_dict()
+        target = "" if audio["targetLufs"] is None else f" (target {audio['targetLufs']} LUFS)"
+        loudness = f"{audio['integratedLufs']} LUFS{target}, true peak {audio['truePeakDbtp']} dBTP"
+        table.add_row("loudness", loudness)
+    for voice in result.voices:
+        table.add_row(f"voice [{voice.event_index}]", f"{voice.requested} -> {voice.engine} {voice.voice}")
+    for caption in result.captions:
+        table.add_row(f"captions {caption.format}", str(caption.path))
     for stage, seconds in result.timings_s.items():
         table.add_row(f"  {stage}", f"{seconds:.3f} s")
     console.print(table)
+    for warning in result.warnings:
+        console.print(f"[yellow]warning[/yellow] {warning.code}: {warning.message}", highlight=False)
