@@ -16,6 +16,7 @@ implementation, is what the tests compare these figures with.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -177,24 +178,53 @@ class LoudnessMeter:
         self._partial = values[:, whole:]
 
     def _add_peak(self, block: np.ndarray) -> None:
-        """Interpolate between neighbours wherever the true peak could exceed the peak so far.
-        ``_tail`` holds the left context (silence before the start) and the last samples, whose
-        intervals wait for their right-hand neighbours in the next block."""
+        """``_tail`` holds the left context (silence before the start) and the last samples,
+        whose intervals wait for their right-hand neighbours in the next block."""
         half = _TRUE_PEAK_HALF_TAPS
         signal = np.concatenate([self._tail, block], axis=1)
-        magnitude = np.abs(block)
-        self._peak = max(self._peak, float(magnitude.max(initial=0.0)))
-        first, usable = half - 1, signal.shape[1] - half  # intervals [n, n + 1] with a full window
-        if usable > first and self._peak > 0:
-            offsets = np.arange(-half + 1, half + 1)
-            for channel in signal:
-                values = np.abs(channel)
-                near = np.maximum(values[first:usable], values[first + 1 : usable + 1])
-                at = np.nonzero(near >= self._peak * _CANDIDATE_FRACTION)[0] + first
-                if at.size:
-                    between = np.abs(channel[at[:, None] + offsets] @ self._taps.T)
-                    self._peak = max(self._peak, float(between.max()))
-        self._tail = signal[:, max(first, usable) - half + 1 :]
+        self._peak = _interval_peak(signal, self._peak, self._taps)
+        self._tail = signal[:, max(half - 1, signal.shape[1] - half) - half + 1 :]
+
+
+class TruePeak:
+    """The largest true peak over separate stretches of audio, added from any thread."""
+
+    def __init__(self) -> None:
+        self._taps = _interpolators()
+        self._lock = threading.Lock()
+        self.linear = 0.0
+
+    def add(self, signal: np.ndarray) -> None:
+        """The stretch's samples count, and the points between them that have a full window
+        inside it (padding with silence would invent a step, and the interpolation's ringing)."""
+        with self._lock:
+            running = self.linear
+        peak = _interval_peak(signal, running, self._taps)
+        with self._lock:
+            self.linear = max(self.linear, peak)
+
+    @property
+    def dbtp(self) -> float | None:
+        return None if self.linear <= 0 else 20 * math.log10(self.linear)
+
+
+def _interval_peak(signal: np.ndarray, running: float, taps: np.ndarray) -> float:
+    """The true peak of ``signal`` (at least ``running``): its samples, and the points between
+    neighbours that have a full interpolation window inside ``signal`` — only where the peak
+    could exceed the one so far."""
+    half = _TRUE_PEAK_HALF_TAPS
+    peak = max(running, float(np.abs(signal).max(initial=0.0)))
+    first, usable = half - 1, signal.shape[1] - half
+    if usable <= first or peak <= 0:
+        return peak
+    offsets = np.arange(-half + 1, half + 1)
+    for channel in signal:
+        values = np.abs(channel)
+        near = np.maximum(values[first:usable], values[first + 1 : usable + 1])
+        at = np.nonzero(near >= peak * _CANDIDATE_FRACTION)[0] + first
+        if at.size:
+            peak = max(peak, float(np.abs(channel[at[:, None] + offsets] @ taps.T).max()))
+    return peak
 
 
 def _limited(peaks: np.ndarray, gain_db: float, ceiling_dbfs: float) -> np.ndarray:

@@ -23,7 +23,7 @@ import numpy as np
 from autovid.errors import AssetError, MediaError, SpeechError
 from autovid.ports import SpeechRequest
 from autovid.render.aac import write_aac_track
-from autovid.render.loudness import LoudnessMeter, limiting_warning, normalising_gain
+from autovid.render.loudness import LoudnessMeter, TruePeak, limiting_warning, normalising_gain
 from autovid.render.media import (
     SAMPLE_RATE,
     AudioReader,
@@ -229,7 +229,8 @@ def _mix_to_aac(
     mixer = Mixer(
         plan, opener, checkpoint=check, gain=10 ** (gain_db / 20), ceiling_dbfs=true_peak - AAC_HEADROOM_DB
     )
-    final = LoudnessMeter(plan.sample_rate)
+    final = LoudnessMeter(plan.sample_rate, true_peak=False)
+    peak = TruePeak()  # of the AAC as decoded: the codec's overshoot included
     write_aac_track(
         final.metered(mixer.blocks()),
         audio,
@@ -237,13 +238,14 @@ def _mix_to_aac(
         bitrate_bps=spec.output.encoding.audio_bitrate_bps(),
         expected_samples=plan.total_samples,
         on_block=lambda produced: encoding(produced / total),
+        true_peak=peak,
     )
     target = None if loudness is None else loudness.target_lufs
     heavy = limiting_warning(-mixer.limiter.max_reduction_db, target_lufs=target, ceiling_dbtp=true_peak)
     measured = final.result()
     report = AudioReport(
         integrated_lufs=measured.integrated_lufs,
-        true_peak_dbtp=measured.true_peak_dbtp,
+        true_peak_dbtp=peak.dbtp,
         loudness_range=measured.loudness_range,
         target_lufs=target,
     )

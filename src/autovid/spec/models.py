@@ -151,9 +151,8 @@ class Encoding(_Model):
 
 
 LOUDNESS_PRESETS = {"web": -14.0, "podcast": -16.0, "broadcast": -23.0}
-_TARGET_RULE = (
-    "must be an integrated loudness in LUFS from -40 to -5, or one of "
-    + ", ".join(f"'{name}' ({lufs:g})" for name, lufs in LOUDNESS_PRESETS.items())
+_TARGET_RULE = "must be an integrated loudness in LUFS from -40 to -5, or one of " + ", ".join(
+    f"'{name}' ({lufs:g})" for name, lufs in LOUDNESS_PRESETS.items()
 )
 _TRUE_PEAK_RULE = "must be a true-peak ceiling in dBTP from -10 to 0 (the default is -1)"
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import av
-from av.filter import Graph
 import numpy as np
 import pytest
+from av.filter import Graph
 
 from autovid import samples
 from autovid.errors import AssetError
