@@ -88,6 +88,6 @@ def test_silence_has_no_loudness() -> None:
 def test_true_peak_of_separate_stretches_is_the_largest() -> None:
     peak = TruePeak()
     tone = _near_nyquist()
-    peak.add(tone[:, : SR] * 0.5)
+    peak.add(tone[:, :SR] * 0.5)
     peak.add(tone[:, SR : 2 * SR])
     assert peak.dbtp == pytest.approx(20 * np.log10(0.5), abs=0.15)  # the second stretch's

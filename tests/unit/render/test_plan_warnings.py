@@ -20,7 +20,9 @@ def sound(start: float, asset: str = "fx") -> dict[str, Any]:
 
 def test_speech_cut_at_the_end_says_how_much_was_dropped() -> None:
     spec = spec_with(timeline=[tts(1.0), tts(25.3)])
-    plan = make_plan(spec, video_duration_s=30.0, asset_durations_s=DURATIONS, speech_durations_s={0: 3.0, 1: 9.4})
+    plan = make_plan(
+        spec, video_duration_s=30.0, asset_durations_s=DURATIONS, speech_durations_s={0: 3.0, 1: 9.4}
+    )
     (warning,) = plan.warnings
     assert warning.code == SPEECH_CUT_AT_END
     assert warning.message == (
