@@ -1,11 +1,13 @@
 """Loudness to ITU-R BS.1770-4 and EBU Tech 3342, measured on a stream of blocks.
 
-``LoudnessMeter`` takes the mix block by block and keeps, per 100 ms of audio, one number (the
-K-weighted energy) — about 36,000 floats for an hour — so memory stays flat in the video's
-length. From those it computes the integrated loudness (400 ms blocks with 75 % overlap, the
--70 LUFS absolute gate and the -10 LU relative gate), the loudness range (3 s short-term
-loudness every 100 ms, -20 LU relative gate, 10th to 95th percentile) and, from the samples, the
-true peak (4x oversampled).
+``LoudnessMeter`` takes the mix block by block and keeps one number per 5 ms of audio (its
+K-weighted energy; ~6 MB for an hour), so memory stays flat in the video's length. From those it
+computes the integrated loudness (400 ms blocks with 75 % overlap, the -70 LUFS absolute and the
+-10 LU relative gates), the loudness range (3 s short-term loudness every 100 ms, -20 LU relative
+gate, 10th to 95th percentile) and, from the samples, the true peak (4x oversampled). With
+``profile`` it also keeps each 5 ms's sample peak: enough to predict what a gain followed by the
+limiter does to the loudness, so one measuring pass finds the gain that reaches a target.
+``TruePeak`` takes the true peak of separate stretches (the AAC segments as decoded).
 
 The K-weighting (the two biquads of BS.1770) runs in FFmpeg's ``biquad`` filter at double
 precision: a recursive filter cannot be vectorised in numpy, and in C it costs ~1 ms per block.
