@@ -13,7 +13,16 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from autovid.spec.ssml import ssml_problem
 from autovid.spec.voices import engine_problem, find_voice, language_problem, unknown_voice_message
@@ -141,10 +150,53 @@ class Encoding(_Model):
         return parse_bitrate(self.audio_bitrate) if self.audio_bitrate else None
 
 
+LOUDNESS_PRESETS = {"web": -14.0, "podcast": -16.0, "broadcast": -23.0}
+_TARGET_RULE = "must be an integrated loudness in LUFS from -40 to -5, or one of " + ", ".join(
+    f"'{name}' ({lufs:g})" for name, lufs in LOUDNESS_PRESETS.items()
+)
+_TRUE_PEAK_RULE = "must be a true-peak ceiling in dBTP from -10 to 0 (the default is -1)"
+
+
+class Loudness(_Model):
+    """Normalise the whole mix to an integrated loudness (ITU-R BS.1770), peaks under a ceiling."""
+
+    target: Annotated[float, Field(ge=-40.0, le=-5.0)] | Literal["web", "podcast", "broadcast"] = Field(
+        description="LUFS (-40 to -5), or 'web' (-14), 'podcast' (-16), 'broadcast' (-23, EBU R128)"
+    )
+    truePeak: Annotated[float, Field(ge=-10.0, le=0.0)] = Field(
+        default=-1.0, description="the highest true peak allowed, dBTP"
+    )
+
+    @field_validator("target", mode="wrap")
+    @classmethod
+    def _target_rule(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(_TARGET_RULE)
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(_TARGET_RULE) from None
+
+    @field_validator("truePeak", mode="wrap")
+    @classmethod
+    def _true_peak_rule(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(_TRUE_PEAK_RULE)
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(_TRUE_PEAK_RULE) from None
+
+    @property
+    def target_lufs(self) -> float:
+        return LOUDNESS_PRESETS[self.target] if isinstance(self.target, str) else float(self.target)
+
+
 class Output(_Model):
     filename: Annotated[str, Field(min_length=1, max_length=200)]
     destination: Annotated[str, Field(max_length=2048)] | None = None
     encoding: Encoding = Encoding()
+    loudness: Loudness | None = None
 
     @field_validator("filename")
     @classmethod

@@ -94,6 +94,26 @@ def test_suite_renders_with_autovid_and_reports(tiny_inputs: BenchInputs, tmp_pa
     assert "MoviePy / autovid >= 40x | not run | - |" in report
 
 
+@pytest.mark.skipif(
+    importlib.util.find_spec("autovid.render") is None, reason="the render engine is not in this tree yet"
+)
+def test_suite_renders_the_job_at_a_loudness_target_too(tiny_inputs: BenchInputs, tmp_path: Path) -> None:
+    result = bench.run_suite(
+        tiny_inputs,
+        out_dir=tmp_path / "runs",
+        repeat=1,
+        with_moviepy=False,
+        with_floor=False,
+        with_loudness=True,
+        log=lambda _: None,
+    )
+    assert result.loudness is not None and len(result.loudness.runs) == 1
+    assert result.loudness_lufs == pytest.approx(bench.LOUDNESS_TARGET_LUFS, abs=1.0)
+    report = bench.format_report(result, None, bench.machine_info(), "python benchmarks/render.py --smoke")
+    assert "| autovid, `output.loudness` target -14 LUFS, output measures" in report
+    assert "| autovid at -14 LUFS / autovid <= 1.15x |" in report
+
+
 def test_write_doc_replaces_only_the_render_section(tmp_path: Path) -> None:
     doc = tmp_path / "PERFORMANCE.md"
     bench.write_doc("first figures", doc)

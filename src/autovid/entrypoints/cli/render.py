@@ -125,7 +125,10 @@ def _print_summary(result: RenderResult) -> None:
     if result.audio is not None:
         audio = result.audio.as_dict()
         target = "" if audio["targetLufs"] is None else f" (target {audio['targetLufs']} LUFS)"
-        loudness = f"{audio['integratedLufs']} LUFS{target}, true peak {audio['truePeakDbtp']} dBTP"
+        loudness = (
+            f"{audio['integratedLufs']} LUFS{target}, true peak {audio['truePeakDbtp']} dBTP, "
+            f"range {audio['loudnessRange']} LU"
+        )
         table.add_row("loudness", loudness)
     for voice in result.voices:
         table.add_row(f"voice [{voice.event_index}]", f"{voice.requested} -> {voice.engine} {voice.voice}")
