@@ -60,8 +60,15 @@ def validate(spec_path: Path = typer.Argument(..., help="job spec (JSON)")) -> N
 
 
 @app.command()
-def schema() -> None:
-    """Print the job spec's JSON Schema."""
+def schema(
+    template: bool = typer.Option(False, "--template", help="the template document's schema instead"),
+) -> None:
+    """Print the job spec's JSON Schema (or, with --template, the template document's)."""
+    if template:
+        from autovid.templates import template_json_schema
+
+        typer.echo(json.dumps(template_json_schema(), indent=2))
+        return
     document = JobSpec.model_json_schema(by_alias=True)
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "autovid job spec"
