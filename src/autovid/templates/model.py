@@ -125,6 +125,7 @@ class RowOutcome:
     row: int
     spec: dict[str, Any] | None
     errors: list[ErrorDetail] = field(default_factory=list)
+    filename: str | None = None  # the output file name as the spec makes it (``.mp4`` added)
 
     @property
     def ok(self) -> bool:

@@ -188,5 +188,5 @@ def expand_rows(
             detail = RowErrorDetail("spec.output.filename", message, index, filename_vars)
             outcomes.append(RowOutcome(index, None, [detail]))
             continue
-        outcomes.append(RowOutcome(index, raw))
+        outcomes.append(RowOutcome(index, raw, filename=filename))
     return outcomes

@@ -1,0 +1,276 @@
+"""``autovid batch``: a template rendered for every row of a CSV, on this machine, on all cores.
+
+Every row is substituted and checked first (``--dry-run`` stops there); the valid rows are then
+rendered by a pool of processes, each reusing one renderer. Remote assets that several rows share
+(the template's own video and music, typically) are fetched once, before the pool starts.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from autovid.config import Settings
+from autovid.entrypoints.cli import app
+from autovid.entrypoints.cli.batch_worker import RowJob, RowResult, init_worker, render_row
+from autovid.errors import AssetError, AutovidError, ErrorDetail, SpecError
+from autovid.templates import RowOutcome, Template, expand_rows, parse_template, rows_from_csv
+
+console = Console(stderr=True, highlight=False)
+
+
+@app.command()
+def batch(
+    template_path: Path = typer.Argument(
+        ..., help="template (JSON); relative asset paths are read from its folder"
+    ),
+    rows_path: Path = typer.Argument(
+        ..., help="rows: CSV whose header names the variables (or a JSON array)"
+    ),
+    output_dir: Path = typer.Option(Path("out"), "-o", "--output-dir", help="folder the videos go to"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="check every row, render nothing"),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=1, help="render processes (default: one per core)"
+    ),
+    allow_root: list[Path] = typer.Option(
+        [], "--allow-root", help="extra folder local asset paths may be read from (repeatable)"
+    ),
+) -> None:
+    """Render a template for every row of ROWS into DIR/<the row's output.filename>."""
+    settings = Settings()
+    template = _load_template(template_path, settings)
+    outcomes = expand_rows(
+        template,
+        _load_rows(template, rows_path),
+        limits=settings.spec_limits,
+        allow_private=settings.allow_private_urls,
+    )
+    invalid = [outcome for outcome in outcomes if not outcome.ok]
+    _print_invalid(invalid)
+    valid = [outcome for outcome in outcomes if outcome.ok]
+    if dry_run:
+        style = "red" if invalid else "green"
+        console.print(
+            f"[{style}]{len(valid)} of {len(outcomes)} rows valid[/{style}] (dry run: nothing rendered)"
+        )
+        raise typer.Exit(1 if invalid else 0)
+    output_dir = output_dir.resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    base_dir = template_path.parent.resolve()
+    roots = [base_dir, Path.cwd().resolve(), *(root.resolve() for root in allow_root)]
+    jobs = [RowJob(o.row, o.spec or {}, output_dir / str(o.filename)) for o in valid]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=".autovid-shared-", dir=output_dir) as shared_dir:
+        jobs, roots = _fetch_shared_assets(jobs, settings, base_dir, roots, Path(shared_dir))
+        results = run_pool(jobs, base_dir, roots, workers or _core_count()) if jobs else []
+    elapsed = time.perf_counter() - started
+    failed = [result for result in results if result.error]
+    _print_summary(len(outcomes), results, len(invalid), elapsed)
+    for result in sorted(results, key=lambda r: r.row):
+        if not result.error:
+            typer.echo(str(result.output_path))
+    if failed or invalid:
+        _print_failed(failed, invalid)
+        raise typer.Exit(1)
+
+
+def _load_template(path: Path, settings: Settings) -> Template:
+    try:
+        return parse_template(_read(path), settings.spec_limits)
+    except SpecError as exc:
+        _print_errors(f"{path}: {len(exc.errors)} problem(s)", exc)
+        raise typer.Exit(1) from None
+
+
+def _load_rows(template: Template, path: Path) -> list[dict[str, Any]]:
+    raw = _read(path)
+    try:
+        if path.suffix.lower() == ".json":
+            rows = json.loads(raw)
+            if not isinstance(rows, list):
+                raise SpecError([ErrorDetail("$", "a JSON rows file is an array of objects")])
+            return rows
+        return rows_from_csv(template, raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        console.print(f"[red]{path}: not readable: {exc}[/red]")
+        raise typer.Exit(1) from None
+    except SpecError as exc:
+        _print_errors(f"{path}: {len(exc.errors)} problem(s)", exc)
+        raise typer.Exit(1) from None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        console.print(f"[red]cannot read {path}: {exc.strerror}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _print_errors(title: str, exc: SpecError) -> None:
+    console.print(f"[red]{title}[/red]")
+    for detail in exc.errors:
+        console.print(f"  [bold]{detail.path}[/bold]: {detail.message}")
+
+
+def _print_invalid(invalid: list[RowOutcome]) -> None:
+    if not invalid:
+        return
+    table = Table(title=f"{len(invalid)} invalid row(s)", title_justify="left", title_style="red")
+    for column in ("row", "variable", "path", "problem"):
+        table.add_column(column, overflow="fold")
+    for outcome in invalid:
+        for error in outcome.errors:
+            variable = getattr(error, "variable", None) or "-"
+            table.add_row(str(outcome.row), variable, error.path, error.message)
+    console.print(table)
+
+
+def _core_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def run_pool(jobs: list[RowJob], base_dir: Path, roots: list[Path], workers: int) -> list[RowResult]:
+    """Render ``jobs`` on ``workers`` processes, one progress bar for the batch."""
+    # spawn: the children start clean, not as copies of a parent whose progress thread is running.
+    context = multiprocessing.get_context("spawn")
+    results: list[RowResult] = []
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)),
+        mp_context=context,
+        initializer=init_worker,
+        initargs=(base_dir, roots),
+    )
+    try:
+        futures: dict[Future[RowResult], RowJob] = {pool.submit(render_row, job): job for job in jobs}
+        with _batch_bar() as bar:
+            task = bar.add_task("rendering", total=len(jobs))
+            for future in as_completed(futures):
+                results.append(_result_of(future, futures[future]))
+                failed = sum(1 for r in results if r.error)
+                bar.update(
+                    task, advance=1, description=f"rendering ({failed} failed)" if failed else "rendering"
+                )
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        console.print("[yellow]interrupted: the rows not yet rendered were not started[/yellow]")
+        raise typer.Exit(130) from None
+    pool.shutdown()
+    return results
+
+
+def _result_of(future: Future[RowResult], job: RowJob) -> RowResult:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return RowResult(job.row, job.output_path, "a render process died (out of memory or killed)")
+
+
+def _batch_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def _print_summary(total: int, results: list[RowResult], invalid: int, elapsed: float) -> None:
+    done = [result for result in results if not result.error]
+    table = Table(title="batch", show_header=False, title_justify="left")
+    table.add_row("rows", str(total))
+    table.add_row("rendered", str(len(done)))
+    table.add_row(
+        "failed", str(len(results) - len(done) + invalid) + (f" ({invalid} invalid)" if invalid else "")
+    )
+    table.add_row("wall time", f"{elapsed:.1f} s")
+    if done and elapsed > 0:
+        table.add_row("videos per minute", f"{len(done) * 60 / elapsed:.1f}")
+        table.add_row(
+            "render time per video", f"{sum(r.seconds for r in done) / len(done):.2f} s (in a worker)"
+        )
+        table.add_row("video duration", f"{sum(r.duration_s for r in done):.1f} s in all")
+        table.add_row("size", f"{sum(r.size_bytes for r in done) / 1e6:.1f} MB in all")
+    console.print(table)
+
+
+def _print_failed(failed: list[RowResult], invalid: list[RowOutcome]) -> None:
+    console.print(f"[red]{len(failed) + len(invalid)} row(s) failed:[/red]")
+    rows = [(o.row, "; ".join(f"{e.path}: {e.message}" for e in o.errors)) for o in invalid]
+    rows += [(r.row, f"{r.output_path.name}: {r.error}") for r in failed]
+    for row, reason in sorted(rows):
+        console.print(f"  row {row}: {reason}")
+
+
+def _fetch_shared_assets(
+    jobs: list[RowJob], settings: Settings, base_dir: Path, roots: list[Path], cache_dir: Path
+) -> tuple[list[RowJob], list[Path]]:
+    """Fetch each remote source that several rows use once, and point those rows at the local
+    copy (a render then links it instead of downloading it again)."""
+    uses = Counter(source for job in jobs for source in _sources(job.spec) if _is_remote(source))
+    shared = sorted(source for source, count in uses.items() if count > 1)
+    if not shared:
+        return jobs, roots
+    from autovid.bootstrap import build_cli_asset_fetcher
+    from autovid.spec.models import AudioAsset
+
+    fetcher = build_cli_asset_fetcher(settings, base_dir=base_dir, allowed_roots=roots)
+    assets = [AudioAsset(id=f"shared-{index}", source=source) for index, source in enumerate(shared)]
+    console.print(f"fetching {len(shared)} asset(s) the rows share")
+    try:
+        paths = fetcher.fetch_all(assets, cache_dir)
+    except AutovidError as exc:  # each row then fetches for itself, and fails with its own error
+        reason = exc.reason if isinstance(exc, AssetError) else exc.message
+        console.print(f"[yellow]shared assets not fetched ({reason}); each row fetches its own[/yellow]")
+        return jobs, roots
+    local = {asset.source: str(paths[asset.id]) for asset in assets}
+    return [replace(job, spec=_with_sources(job.spec, local)) for job in jobs], [*roots, cache_dir.resolve()]
+
+
+def _sources(spec: dict[str, Any]) -> list[str]:
+    assets = spec.get("assets") or {}
+    return [
+        str(asset["source"]) for asset in [assets.get("video") or {}, *(assets.get("audio") or [])] if asset
+    ]
+
+
+def _is_remote(source: str) -> bool:
+    return source.lower().startswith(("https://", "http://", "s3://"))
+
+
+def _with_sources(spec: dict[str, Any], local: dict[str, str]) -> dict[str, Any]:
+    assets = dict(spec["assets"])
+    video = dict(assets["video"])
+    video["source"] = local.get(video["source"], video["source"])
+    assets["video"] = video
+    assets["audio"] = [
+        {**audio, "source": local.get(audio["source"], audio["source"])} for audio in assets.get("audio", [])
+    ]
+    return {**spec, "assets": assets}
