@@ -12,10 +12,8 @@ import multiprocessing
 import os
 import tempfile
 import time
-from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +31,9 @@ from rich.table import Table
 
 from autovid.config import Settings
 from autovid.entrypoints.cli import app
+from autovid.entrypoints.cli.batch_assets import fetch_shared_assets
 from autovid.entrypoints.cli.batch_worker import RowJob, RowResult, init_worker, render_row
-from autovid.errors import AssetError, AutovidError, ErrorDetail, SpecError
+from autovid.errors import ErrorDetail, SpecError
 from autovid.templates import RowOutcome, Template, expand_rows, parse_template, rows_from_csv
 
 console = Console(stderr=True, highlight=False)
@@ -82,8 +81,10 @@ def batch(
     jobs = [RowJob(o.row, o.spec or {}, output_dir / str(o.filename)) for o in valid]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=".autovid-shared-", dir=output_dir) as shared_dir:
-        jobs, roots = _fetch_shared_assets(jobs, settings, base_dir, roots, Path(shared_dir))
-        results = run_pool(jobs, base_dir, roots, workers or _core_count()) if jobs else []
+        shared = fetch_shared_assets(jobs, settings, base_dir, roots, Path(shared_dir), console)
+        results = shared.failed + (
+            run_pool(shared.jobs, shared.roots, base_dir, workers) if shared.jobs else []
+        )
     elapsed = time.perf_counter() - started
     failed = [result for result in results if result.error]
     _print_summary(len(outcomes), results, len(invalid), elapsed)
@@ -154,13 +155,13 @@ def _core_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def run_pool(jobs: list[RowJob], base_dir: Path, roots: list[Path], workers: int) -> list[RowResult]:
-    """Render ``jobs`` on ``workers`` processes, one progress bar for the batch."""
+def run_pool(jobs: list[RowJob], roots: list[Path], base_dir: Path, workers: int | None) -> list[RowResult]:
+    """Render ``jobs`` on ``workers`` processes (default one per core), one progress bar."""
     # spawn: the children start clean, not as copies of a parent whose progress thread is running.
     context = multiprocessing.get_context("spawn")
     results: list[RowResult] = []
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(jobs)),
+        max_workers=min(workers or _core_count(), len(jobs)),
         mp_context=context,
         initializer=init_worker,
         initargs=(base_dir, roots),
@@ -227,50 +228,3 @@ def _print_failed(failed: list[RowResult], invalid: list[RowOutcome]) -> None:
     rows += [(r.row, f"{r.output_path.name}: {r.error}") for r in failed]
     for row, reason in sorted(rows):
         console.print(f"  row {row}: {reason}")
-
-
-def _fetch_shared_assets(
-    jobs: list[RowJob], settings: Settings, base_dir: Path, roots: list[Path], cache_dir: Path
-) -> tuple[list[RowJob], list[Path]]:
-    """Fetch each remote source that several rows use once, and point those rows at the local
-    copy (a render then links it instead of downloading it again)."""
-    uses = Counter(source for job in jobs for source in _sources(job.spec) if _is_remote(source))
-    shared = sorted(source for source, count in uses.items() if count > 1)
-    if not shared:
-        return jobs, roots
-    from autovid.bootstrap import build_cli_asset_fetcher
-    from autovid.spec.models import AudioAsset
-
-    fetcher = build_cli_asset_fetcher(settings, base_dir=base_dir, allowed_roots=roots)
-    assets = [AudioAsset(id=f"shared-{index}", source=source) for index, source in enumerate(shared)]
-    console.print(f"fetching {len(shared)} asset(s) the rows share")
-    try:
-        paths = fetcher.fetch_all(assets, cache_dir)
-    except AutovidError as exc:  # each row then fetches for itself, and fails with its own error
-        reason = exc.reason if isinstance(exc, AssetError) else exc.message
-        console.print(f"[yellow]shared assets not fetched ({reason}); each row fetches its own[/yellow]")
-        return jobs, roots
-    local = {asset.source: str(paths[asset.id]) for asset in assets}
-    return [replace(job, spec=_with_sources(job.spec, local)) for job in jobs], [*roots, cache_dir.resolve()]
-
-
-def _sources(spec: dict[str, Any]) -> list[str]:
-    assets = spec.get("assets") or {}
-    return [
-        str(asset["source"]) for asset in [assets.get("video") or {}, *(assets.get("audio") or [])] if asset
-    ]
-
-
-def _is_remote(source: str) -> bool:
-    return source.lower().startswith(("https://", "http://", "s3://"))
-
-
-def _with_sources(spec: dict[str, Any], local: dict[str, str]) -> dict[str, Any]:
-    assets = dict(spec["assets"])
-    video = dict(assets["video"])
-    video["source"] = local.get(video["source"], video["source"])
-    assets["video"] = video
-    assets["audio"] = [
-        {**audio, "source": local.get(audio["source"], audio["source"])} for audio in assets.get("audio", [])
-    ]
-    return {**spec, "assets": assets}
