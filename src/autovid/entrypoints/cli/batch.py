@@ -8,14 +8,11 @@ rendered by a pool of processes, each reusing one renderer. Remote assets that s
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import tempfile
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -35,6 +32,9 @@ from autovid.entrypoints.cli.batch_assets import fetch_shared_assets
 from autovid.entrypoints.cli.batch_worker import RowJob, RowResult, init_worker, render_row
 from autovid.errors import ErrorDetail, SpecError
 from autovid.templates import RowOutcome, Template, expand_rows, parse_template, rows_from_csv
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 console = Console(stderr=True, highlight=False)
 
@@ -157,6 +157,9 @@ def _core_count() -> int:
 
 def run_pool(jobs: list[RowJob], roots: list[Path], base_dir: Path, workers: int | None) -> list[RowResult]:
     """Render ``jobs`` on ``workers`` processes (default one per core), one progress bar."""
+    import multiprocessing  # loaded here: every other command starts without the pool machinery
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     # spawn: the children start clean, not as copies of a parent whose progress thread is running.
     context = multiprocessing.get_context("spawn")
     results: list[RowResult] = []
@@ -170,9 +173,10 @@ def run_pool(jobs: list[RowJob], roots: list[Path], base_dir: Path, workers: int
         futures: dict[Future[RowResult], RowJob] = {pool.submit(render_row, job): job for job in jobs}
         with _batch_bar() as bar:
             task = bar.add_task("rendering", total=len(jobs))
+            failed = 0
             for future in as_completed(futures):
                 results.append(_result_of(future, futures[future]))
-                failed = sum(1 for r in results if r.error)
+                failed += 1 if results[-1].error else 0
                 bar.update(
                     task, advance=1, description=f"rendering ({failed} failed)" if failed else "rendering"
                 )
@@ -185,6 +189,8 @@ def run_pool(jobs: list[RowJob], roots: list[Path], base_dir: Path, workers: int
 
 
 def _result_of(future: Future[RowResult], job: RowJob) -> RowResult:
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         return future.result()
     except BrokenProcessPool:
