@@ -114,3 +114,11 @@ def test_not_json_and_not_an_object() -> None:
     assert "not valid JSON" in errors_of(b"{")["$"]
     assert "JSON object" in errors_of("[1]")["$"]
     assert errors_of({"variables": {}})["name"] == "is required"
+
+
+def test_a_stored_template_reads_back_the_same(base: dict[str, Any]) -> None:
+    template = parse_template(base)
+    stored = json.dumps(template.model_dump(by_alias=True, exclude_none=True))
+    again = parse_template(stored)
+    assert again == template and again.placeholder_sites() == template.placeholder_sites()
+    assert again.placeholder_sites()["timeline[0].data.text"] == ("firstName", "company")

@@ -67,33 +67,41 @@ def batch(
     )
     invalid = [outcome for outcome in outcomes if not outcome.ok]
     _print_invalid(invalid)
-    valid = [outcome for outcome in outcomes if outcome.ok]
     if dry_run:
         style = "red" if invalid else "green"
-        console.print(
-            f"[{style}]{len(valid)} of {len(outcomes)} rows valid[/{style}] (dry run: nothing rendered)"
-        )
+        valid = len(outcomes) - len(invalid)
+        console.print(f"[{style}]{valid} of {len(outcomes)} rows valid[/{style}] (dry run: nothing rendered)")
         raise typer.Exit(1 if invalid else 0)
-    output_dir = output_dir.resolve()
-    output_dir.mkdir(parents=True, exist_ok=True)
-    base_dir = template_path.parent.resolve()
-    roots = [base_dir, Path.cwd().resolve(), *(root.resolve() for root in allow_root)]
-    jobs = [RowJob(o.row, o.spec or {}, output_dir / str(o.filename)) for o in valid]
+    roots = [template_path.parent, Path.cwd(), *allow_root]
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=".autovid-shared-", dir=output_dir) as shared_dir:
-        shared = fetch_shared_assets(jobs, settings, base_dir, roots, Path(shared_dir), console)
-        results = shared.failed + (
-            run_pool(shared.jobs, shared.roots, base_dir, workers) if shared.jobs else []
-        )
-    elapsed = time.perf_counter() - started
-    failed = [result for result in results if result.error]
-    _print_summary(len(outcomes), results, len(invalid), elapsed)
+    results = render_rows(outcomes, settings, template_path.parent, roots, output_dir, workers)
+    _print_summary(len(outcomes), results, len(invalid), time.perf_counter() - started)
     for result in sorted(results, key=lambda r: r.row):
         if not result.error:
             typer.echo(str(result.output_path))
+    failed = [result for result in results if result.error]
     if failed or invalid:
         _print_failed(failed, invalid)
         raise typer.Exit(1)
+
+
+def render_rows(
+    outcomes: list[RowOutcome],
+    settings: Settings,
+    base_dir: Path,
+    roots: list[Path],
+    output_dir: Path,
+    workers: int | None,
+) -> list[RowResult]:
+    """Render the valid rows into ``output_dir``; their shared remote assets are fetched first."""
+    output_dir = output_dir.resolve()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    base_dir, roots = base_dir.resolve(), [root.resolve() for root in roots]
+    jobs = [RowJob(o.row, o.spec, output_dir / str(o.filename)) for o in outcomes if o.spec is not None]
+    with tempfile.TemporaryDirectory(prefix=".autovid-shared-", dir=output_dir) as shared_dir:
+        shared = fetch_shared_assets(jobs, settings, base_dir, roots, Path(shared_dir), console)
+        rendered = run_pool(shared.jobs, shared.roots, base_dir, workers) if shared.jobs else []
+    return shared.failed + rendered
 
 
 def _load_template(path: Path, settings: Settings) -> Template:
