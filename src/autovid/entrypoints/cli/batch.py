@@ -42,12 +42,14 @@ console = Console(stderr=True, highlight=False)
 @app.command()
 def batch(
     template_path: Path = typer.Argument(
-        ..., help="template (JSON); relative asset paths are read from its folder"
+        ..., metavar="TEMPLATE", help="template (JSON); relative asset paths are read from its folder"
     ),
     rows_path: Path = typer.Argument(
-        ..., help="rows: CSV whose header names the variables (or a JSON array)"
+        ..., metavar="ROWS", help="rows: CSV whose header names the variables (or a JSON array)"
     ),
-    output_dir: Path = typer.Option(Path("out"), "-o", "--output-dir", help="folder the videos go to"),
+    output_dir: Path = typer.Option(
+        Path("out"), "-o", "--output-dir", metavar="DIR", help="folder the videos go to"
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="check every row, render nothing"),
     workers: int | None = typer.Option(
         None, "--workers", "-w", min=1, help="render processes (default: one per core)"
