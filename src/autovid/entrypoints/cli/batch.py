@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,6 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from autovid.config import Settings
 from autovid.entrypoints.cli import app
@@ -124,7 +126,7 @@ def _load_rows(template: Template, path: Path) -> list[dict[str, Any]]:
             return rows
         return rows_from_csv(template, raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        console.print(f"[red]{path}: not readable: {exc}[/red]")
+        console.print(f"[red]{escape(f'{path}: not readable: {exc}')}[/red]")
         raise typer.Exit(1) from None
     except SpecError as exc:
         _print_errors(f"{path}: {len(exc.errors)} problem(s)", exc)
@@ -135,14 +137,14 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        console.print(f"[red]cannot read {path}: {exc.strerror}[/red]")
+        console.print(f"[red]cannot read {escape(str(path))}: {exc.strerror}[/red]")
         raise typer.Exit(2) from None
 
 
 def _print_errors(title: str, exc: SpecError) -> None:
-    console.print(f"[red]{title}[/red]")
-    for detail in exc.errors:
-        console.print(f"  [bold]{detail.path}[/bold]: {detail.message}")
+    console.print(f"[red]{escape(title)}[/red]")
+    for detail in exc.errors:  # paths and messages quote the rows' data: never read as markup
+        console.print(f"  [bold]{escape(detail.path)}[/bold]: {escape(detail.message)}")
 
 
 def _print_invalid(invalid: list[RowOutcome]) -> None:
@@ -154,7 +156,7 @@ def _print_invalid(invalid: list[RowOutcome]) -> None:
     for outcome in invalid:
         for error in outcome.errors:
             variable = getattr(error, "variable", None) or "-"
-            table.add_row(str(outcome.row), variable, error.path, error.message)
+            table.add_row(str(outcome.row), Text(variable), Text(error.path), Text(error.message))
     console.print(table)
 
 
@@ -243,4 +245,4 @@ def _print_failed(failed: list[RowResult], invalid: list[RowOutcome]) -> None:
     rows = [(o.row, "; ".join(f"{e.path}: {e.message}" for e in o.errors)) for o in invalid]
     rows += [(r.row, f"{r.output_path.name}: {r.error}") for r in failed]
     for row, reason in sorted(rows):
-        console.print(f"  row {row}: {reason}")
+        console.print(f"  row {row}: {escape(reason)}")
