@@ -122,3 +122,10 @@ def test_a_stored_template_reads_back_the_same(base: dict[str, Any]) -> None:
     again = parse_template(stored)
     assert again == template and again.placeholder_sites() == template.placeholder_sites()
     assert again.placeholder_sites()["timeline[0].data.text"] == ("firstName", "company")
+
+
+def test_a_deeply_nested_document_is_refused_not_a_crash(base: dict[str, Any]) -> None:
+    for depth in (40, 900, 100_000):  # the last is too deep for the JSON decoder itself
+        nested = "[" * depth + "]" * depth
+        text = json.dumps(base).replace('"timeline": [', f'"jobInfo": {{"tags": {nested}}}, "timeline": [', 1)
+        assert "nested more than 32 levels" in errors_of(text)["$"]
