@@ -195,3 +195,13 @@ def test_a_template_built_without_parsing_cannot_leak_a_placeholder() -> None:
     template = Template.model_validate(raw)
     with pytest.raises(SpecError, match="lastName"):
         substitute(template, {"firstName": "Ann"})
+
+
+def test_a_row_with_thousands_of_unknown_keys_gets_a_short_answer(template: Template) -> None:
+    row: dict[str, Any] = {f"junk{i}" + "x" * 1000: i for i in range(5000)}
+    errors = row_errors(template, {"firstName": "Ann", **row})
+    assert (
+        len(errors) == 11
+        and errors["variables"]["message"] == "4990 more values are not variables of the template"
+    )
+    assert all(len(path) < 100 for path in errors)
