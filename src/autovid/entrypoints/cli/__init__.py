@@ -17,9 +17,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Importing the modules registers their commands on ``app``.
+# Importing the modules registers their commands on ``app``, in this order in the help.
+# isort: off
 from autovid.entrypoints.cli import render as _render  # noqa: E402, F401
+from autovid.entrypoints.cli import batch as _batch  # noqa: E402, F401
 from autovid.entrypoints.cli import service as _service  # noqa: E402, F401
+# isort: on
 
 
 def main() -> None:
