@@ -184,12 +184,18 @@ class Output(_Model):
 
 
 MetadataValue = str | int | float | bool
+HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
 
 
 class Webhook(_Model):
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    # The schema admits http:// too: a deployment may allow it (AUTOVID_ALLOW_HTTP).
+    url: Annotated[
+        str, Field(min_length=1, max_length=2048, json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"})
+    ]
     method: Literal["POST", "PUT"] = "POST"
-    headers: dict[str, str] = {}
+    headers: Annotated[
+        dict[str, str], Field(json_schema_extra={"propertyNames": {"pattern": HEADER_NAME}})
+    ] = {}
     metadata: dict[str, MetadataValue] = {}
 
     @field_validator("url")
@@ -207,7 +213,7 @@ class Webhook(_Model):
         if _json_size(value) > limit:
             raise ValueError(f"is {_json_size(value)} bytes as JSON; at most {limit} allowed")
         for name in value:
-            if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+            if not re.fullmatch(HEADER_NAME, name):
                 raise ValueError(f"'{name}' is not a valid HTTP header name")
         return value
 

@@ -90,13 +90,15 @@ def tts_problems(data: Mapping[str, Any], spec_language: str | None = None) -> l
 def _spec_language(events: list[Any]) -> str | None:
     """The language the spec's speech is in: the first languageCode a TTS event states, else the
     language of the first known voice it asks for."""
-    configs = [_get(event, "data", "providerConfig") for event in events]
+    tts = [_get(event, "data") for event in events if _get(event, "type") == "tts"]
+    configs = [_get(data, "providerConfig") or {} for data in tts if isinstance(data, Mapping)]
     configs = [config for config in configs if isinstance(config, Mapping)]
     for config in configs:
         if isinstance(config.get("languageCode"), str):
             return str(config["languageCode"])
     for config in configs:
-        voice = find_voice(config["voiceId"]) if isinstance(config.get("voiceId"), str) else None
+        voice_id = config.get("voiceId", "Joanna")
+        voice = find_voice(voice_id) if isinstance(voice_id, str) else None
         if voice is not None:
             return voice.language_code
     return None
