@@ -196,8 +196,9 @@ def _object_mutations(
 ) -> Iterator:
     for key in branch.get("required", []):
         yield f"{format_path(path)} without {key}", _removed(spec, (*path, key))
-    for key in list(branch["properties"])[:1] + ["bogus"]:
-        yield f"{format_path(path)} + {key.lower()}x", _replaced(spec, (*path, key.lower() + "x"), 1)
+    for key in [*branch["properties"], "bogus"]:
+        typo = key.lower() if key.lower() != key else key + "s"  # 'duckinglevel', 'volumes'
+        yield f"{format_path(path)} + {typo}", _replaced(spec, (*path, typo), 1)
     for key, sub in branch["properties"].items():
         if key in value:
             yield from invalid_specs(spec, sub, (*path, key))
