@@ -13,6 +13,7 @@ from typing import Any
 from autovid.spec.ssml import ssml_problem
 from autovid.spec.voices import engine_problem, find_voice, language_problem, unknown_voice_message
 
+DEFAULT_VOICE = "Joanna"  # ProviderConfig's default voiceId
 Loc = tuple[str | int, ...]
 Problem = tuple[Loc, str]
 
@@ -67,7 +68,7 @@ def tts_problems(data: Mapping[str, Any], spec_language: str | None = None) -> l
             problems.append((("text",), problem))
     if data.get("provider", "aws-polly") != "aws-polly":
         return problems
-    voice_id = config.get("voiceId", "Joanna")
+    voice_id = config.get("voiceId", DEFAULT_VOICE)
     language = config.get("languageCode")
     language = language if isinstance(language, str) else None
     if not isinstance(voice_id, str) or not voice_id:
@@ -89,7 +90,7 @@ def tts_problems(data: Mapping[str, Any], spec_language: str | None = None) -> l
 
 def _spec_language(events: list[Any]) -> str | None:
     """The language the spec's speech is in: the first languageCode a TTS event states, else the
-    language of the first known voice it asks for."""
+    language of the first known voice it asks for, else the default voice's."""
     tts = [_get(event, "data") for event in events if _get(event, "type") == "tts"]
     configs = [_get(data, "providerConfig") or {} for data in tts if isinstance(data, Mapping)]
     configs = [config for config in configs if isinstance(config, Mapping)]
@@ -97,11 +98,12 @@ def _spec_language(events: list[Any]) -> str | None:
         if isinstance(config.get("languageCode"), str):
             return str(config["languageCode"])
     for config in configs:
-        voice_id = config.get("voiceId", "Joanna")
+        voice_id = config.get("voiceId", DEFAULT_VOICE)
         voice = find_voice(voice_id) if isinstance(voice_id, str) else None
         if voice is not None:
             return voice.language_code
-    return None
+    default = find_voice(DEFAULT_VOICE)
+    return default.language_code if default else None  # what the default voice speaks
 
 
 def _duplicate_ids(video_id: Any, audio: list[Any]) -> list[Problem]:

@@ -125,8 +125,9 @@ def _message(error: Mapping[str, Any], loc: tuple[str | int, ...], model: Any, d
         return _FRIENDLY[kind]
     if kind == "extra_forbidden":
         return _unknown_field_message(loc, model, document)
-    if kind.endswith("_type") and kind[: -len("_type")] in _TYPE_NAMES:
-        return f"must be {_TYPE_NAMES[kind[: -len('_type')]]}, not {_json_type(error.get('input'))}"
+    expected = kind.rsplit("_", 1)[0]
+    if kind.endswith(("_type", "_parsing")) and expected in _TYPE_NAMES:
+        return f"must be {_TYPE_NAMES[expected]}, not {_json_type(error.get('input'))}"
     if kind in _BOUNDS:
         key, words = _BOUNDS[kind]
         return f"must be {words} {_number(ctx.get(key))}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,9 @@ if TYPE_CHECKING:  # the render stack (PyAV, numpy) loads only when rendering
     from autovid.assets.check import SourceProblem
     from autovid.render.pipeline import RenderResult
 
-console = Console(stderr=True, highlight=False)
+# Lines are wrapped to a terminal's width, never into a file or pipe (a break mid-sentence or
+# mid-path gets in the way there); ``say`` decides per line, for consoles swapped by tests too.
+console = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
 
 AllowRootOption = typer.Option(
     [], "--allow-root", help="extra folder local asset paths may be read from (repeatable)"
@@ -29,8 +32,7 @@ AllowRootOption = typer.Option(
 
 
 def say(text: str) -> None:
-    """Print a line for a person: wrapped to a terminal's width, never wrapped into a file or pipe
-    (where a line break mid-sentence, or mid-path, would be in the way)."""
+    """Print a line for a person (on stderr: stdout carries only what scripts read)."""
     console.print(text, soft_wrap=not console.is_terminal)
 
 
@@ -68,7 +70,8 @@ def allowed_roots(spec_path: Path, extra: list[Path]) -> list[Path]:
     return roots
 
 
-def _make_example_media(spec_path: Path) -> None:
+def make_example_media(spec_path: Path) -> None:
+    """The example's media, made on first use when ``spec_path`` is the repository's example."""
     from autovid.examples import ensure_for_spec
 
     ensure_for_spec(spec_path, lambda path: say(f"making example media {path} (first use)"))
@@ -107,7 +110,7 @@ def validate(
 ) -> None:
     """Check a job spec; exit 1 and list every problem when it is invalid."""
     if check_files:
-        _make_example_media(spec_path)
+        make_example_media(spec_path)
     spec = _load_spec(spec_path, Settings())
     if check_files:
         _check_sources(spec, spec_path, allowed_roots(spec_path, allow_root), fetch_remote=True)
@@ -148,7 +151,7 @@ def render(
     from autovid.bootstrap import build_renderer  # heavy imports only when rendering
 
     settings = Settings()
-    _make_example_media(spec_path)
+    make_example_media(spec_path)
     spec = _load_spec(spec_path, settings)
     roots = allowed_roots(spec_path, allow_root)
     _check_sources(spec, spec_path, roots, fetch_remote=False)  # remote ones: fetched by the render
