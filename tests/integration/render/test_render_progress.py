@@ -25,4 +25,4 @@ def test_progress_moves_through_fetching_and_speech_before_mixing(media: Media, 
     inside = [percent for _, percent in before_mixing if 0 < percent < 25]
     # the fetch, the video's probe and scan, two audio probes and four syntheses: 9 steps
     assert len(inside) >= 6, before_mixing
-    assert [s for s, _ in before_mixing][0] == "fetching" and before_mixing[-1] == ("speech", 25.0)
+    assert before_mixing[0][0] == "fetching" and before_mixing[-1] == ("speech", 25.0)

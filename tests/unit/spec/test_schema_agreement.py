@@ -196,8 +196,8 @@ def _object_mutations(
 ) -> Iterator:
     for key in branch.get("required", []):
         yield f"{format_path(path)} without {key}", _removed(spec, (*path, key))
-    for key in [*branch["properties"], "bogus"]:
-        typo = key.lower() if key.lower() != key else key + "s"  # 'duckinglevel', 'volumes'
+    typos = [key.lower() for key in branch["properties"] if key.lower() != key]  # 'duckinglevel'
+    for typo in [*typos[:1], "bogus"]:
         yield f"{format_path(path)} + {typo}", _replaced(spec, (*path, typo), 1)
     for key, sub in branch["properties"].items():
         if key in value:
