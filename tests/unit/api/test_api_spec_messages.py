@@ -68,3 +68,52 @@ def test_a_bad_query_parameter_is_worded_like_a_spec_field(client: Any) -> None:
     ]
     too_big = client.get("/jobs", params={"limit": "500"}).json()["details"]
     assert too_big == [{"path": "query.limit", "message": "must be at most 100"}]
+
+
+def _body(**output: Any) -> dict[str, Any]:
+    return {
+        "assets": {"video": {"id": "main", "source": "assets/base.mp4"}},
+        "timeline": [],
+        "output": {"filename": "out.mp4", **output},
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec_text", "path", "words"),
+    [
+        (
+            json.dumps(
+                {
+                    **_body(),
+                    "notifications": {"webhook": {"url": "https://example.com/h", "metadata": {"n": 1}}},
+                }
+            ).replace('"n": 1', '"n": NaN'),
+            "notifications.webhook.metadata.n",
+            "finite number",
+        ),
+        (
+            json.dumps(_body()).replace(
+                '"timeline": []', '"timeline": [{"start": Infinity, "type": "tts", "data": {"text": "a"}}]'
+            ),
+            "timeline[0].start",
+            "finite",
+        ),
+        (json.dumps(_body(filename=".hidden.mp4")), "output.filename", "must not start with '.'"),
+        (json.dumps(_body(filename="a" * 200)), "output.filename", "at most 120 characters"),
+        (json.dumps(_body(filename="clip\u202egnp.mp4")), "output.filename", "U+202E"),
+    ],
+)
+def test_refused_at_submit_with_the_fields_path(client: Any, spec_text: str, path: str, words: str) -> None:
+    response = client.post("/submit", content=spec_text, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400, response.text
+    details = {d["path"]: d["message"] for d in response.json()["details"]}
+    assert words in details[path] and "86400" not in details[path]
+
+
+def test_deeply_nested_ssml_is_refused_at_submit(client: Any) -> None:
+    text = "<speak>" + "<p>" * 5000 + "deep" + "</p>" * 5000 + "</speak>"
+    tts = {"start": 0, "type": "tts", "data": {"text": text, "providerConfig": {"textType": "ssml"}}}
+    response = client.post("/submit", json={**_body(), "timeline": [tts]})
+    assert response.status_code == 400, response.text
+    details = {d["path"]: d["message"] for d in response.json()["details"]}
+    assert details["timeline[0].data.text"] == "SSML nests elements more than 100 levels deep"
