@@ -9,7 +9,7 @@ given, else only their form is checked (a render fetches them anyway).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +83,3 @@ class SourceChecker:
         folder = scratch_dir / asset.id
         folder.mkdir(parents=True, exist_ok=True)
         return self.fetch(asset, folder)
-
-
-def describe(problems: Sequence[SourceProblem]) -> list[str]:
-    return [f"{p.path} (asset '{p.asset_id}'): {p.message}" for p in problems]

@@ -236,6 +236,21 @@ def validate_accepts(spec: Any) -> bool:
     return True
 
 
+def with_defaults(value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` with every absent field that has a non-null default filled in with it, so that
+    fields added to the spec later are mutated too without being listed here."""
+    for branch in branches(schema, value):
+        if isinstance(value, dict) and "properties" in branch:
+            for key, sub in branch["properties"].items():
+                if key not in value and sub.get("default") not in (None, {}, []):
+                    value[key] = copy.deepcopy(sub["default"])
+                if key in value:
+                    value[key] = with_defaults(value[key], sub)
+        elif isinstance(value, list) and "items" in branch:
+            return [with_defaults(item, branch["items"]) for item in value]
+    return value
+
+
 def seed_specs() -> list[dict[str, Any]]:
     ssml = copy.deepcopy(RICH)
     ssml["timeline"][1]["data"] = {
@@ -244,7 +259,7 @@ def seed_specs() -> list[dict[str, Any]]:
         "providerConfig": {"textType": "ssml", "voiceId": "Matthew", "engine": "generative"},
     }
     example = json.loads((REPO_ROOT / "examples" / "welcome.spec.json").read_text())
-    return [RICH, ssml, example]
+    return [with_defaults(spec, SCHEMA) for spec in (copy.deepcopy(RICH), ssml, example)]
 
 
 def test_seed_specs_are_valid_for_both() -> None:

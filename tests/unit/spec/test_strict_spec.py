@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 
-from autovid.errors import SpecError
 from autovid.spec.filenames import FILENAME_PATTERN, output_filename_problem
 from autovid.spec.models import AUDIO_BITRATE_PATTERN, VIDEO_BITRATE_PATTERN, parse_bitrate
 from autovid.spec.ssml import strip_for_espeak
-from autovid.spec.validation import parse_spec
+from tests.unit.spec.test_validation import errors_of
 
 BASE: dict[str, Any] = {
     "assets": {
@@ -28,12 +27,6 @@ BASE: dict[str, Any] = {
     ],
     "output": {"filename": "out.mp4"},
 }
-
-
-def errors_of(spec: dict[str, Any] | str) -> dict[str, str]:
-    with pytest.raises(SpecError) as info:
-        parse_spec(spec)
-    return {d.path: d.message for d in info.value.errors}
 
 
 def spec_with(**edits: Any) -> dict[str, Any]:
