@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,7 @@ from autovid.speech.synthesizer import speech_request
 log = logging.getLogger(__name__)
 MAX_SPEECH_WORKERS = 4
 MAX_PROBE_WORKERS = 4
+PREPARED_PERCENT = 25.0  # fetching, probing and speech; mixing and encoding take the rest
 MAX_DECODED_BYTES = 48 * 1024 * 1024  # repeated sources kept decoded: ~2 min of stereo float32
 _TRUNCATION_TOLERANCE_S = 0.5
 _MEASURING_SHARE = 0.3  # of the mixing stage's progress, when a loudness target needs a first pass
@@ -100,14 +102,43 @@ class _Progress:
         self._callback = callback
         self._stage = ""
         self._percent = 0.0
+        self._lock = threading.Lock()  # the preparation steps finish on worker threads
 
     def report(self, stage: str, percent: float) -> None:
-        percent = min(100.0, max(self._percent, percent))
-        if stage == self._stage and percent - self._percent < 1.0 and percent < 100.0:
-            return
-        self._stage, self._percent = stage, percent
-        if self._callback:
-            self._callback(stage, round(percent, 1))
+        with self._lock:
+            percent = min(100.0, max(self._percent, percent))
+            if stage == self._stage and percent - self._percent < 1.0 and percent < 100.0:
+                return
+            self._stage, self._percent = stage, percent
+            if self._callback:
+                self._callback(stage, round(percent, 1))
+
+
+class _Preparation:
+    """Progress through the first 25 %: each fetch, probe and synthesis that finishes (they run
+    side by side) moves the bar, so it advances from the first second instead of leaping from 0.
+    The stage reads "fetching" until the assets are fetched and probed, then "speech"."""
+
+    def __init__(self, meter: _Progress, *, media_steps: int, speech_steps: int) -> None:
+        self._meter = meter
+        self._media_left = media_steps
+        self._steps = max(1, media_steps + speech_steps)
+        self._done = 0
+        self._lock = threading.Lock()
+
+    def media_step(self) -> None:
+        self._step(media=True)
+
+    def speech_step(self) -> None:
+        self._step(media=False)
+
+    def _step(self, *, media: bool) -> None:
+        with self._lock:
+            self._done += 1
+            self._media_left -= media
+            stage = "fetching" if self._media_left > 0 else "speech"
+            percent = PREPARED_PERCENT * min(1.0, self._done / self._steps)
+            self._meter.report(stage, percent)
 
 
 def render(
@@ -130,13 +161,18 @@ def render(
     with ThreadPoolExecutor(max_workers=MAX_SPEECH_WORKERS, thread_name_prefix="speech") as speech_pool:
         # Speech needs none of the assets: it is synthesized while they are fetched and probed.
         speaking = _start_speech(spec, speech, speech_pool)
+        # the fetch, then the video's probe and packet scan, then each audio asset's probe
+        media_steps = 3 + len(used_audio_ids(spec))
+        prep = _Preparation(meter, media_steps=media_steps, speech_steps=len(speaking))
+        for future in speaking:
+            future.add_done_callback(lambda _: prep.speech_step())
         try:
             with _timed(timings, "fetching"):
                 meter.report("fetching", 0)
-                inputs = _fetch_and_probe(spec, assets, workdir / "assets", check)
-                meter.report("fetching", 10)
+                inputs = _fetch_and_probe(spec, assets, workdir / "assets", check, prep.media_step)
             with _timed(timings, "speech"):
-                _collect_speech(speaking, inputs, check, lambda f: meter.report("speech", 10 + 15 * f))
+                _collect_speech(speaking, inputs, check, lambda f: None)
+                meter.report("speech", PREPARED_PERCENT)
         except BaseException:
             for future in speaking:
                 future.cancel()
@@ -157,7 +193,7 @@ def render(
             plan = _plan(spec, inputs)
             audio = writer or workdir / "mix.m4a"
             mixed = _mix_to_aac(
-                spec, plan, inputs, audio, check, _reporter(meter, "mixing", 25.0, mixed_until)
+                spec, plan, inputs, audio, check, _reporter(meter, "mixing", PREPARED_PERCENT, mixed_until)
             )
         with _timed(timings, "encoding"):
             meter.report("encoding", mixed_until)
@@ -326,7 +362,11 @@ def _event_asset_ids(spec: JobSpec) -> set[str]:
 
 
 def _fetch_and_probe(
-    spec: JobSpec, assets: AssetSource, dest_dir: Path, check: Callable[[], None]
+    spec: JobSpec,
+    assets: AssetSource,
+    dest_dir: Path,
+    check: Callable[[], None],
+    on_step: Callable[[], None] = lambda: None,
 ) -> _Inputs:
     audio_ids = used_audio_ids(spec)
     wanted: list[AudioAsset | VideoAsset] = [spec.assets.video]
@@ -337,6 +377,7 @@ def _fetch_and_probe(
         if asset.id not in paths:
             raise AssetError(asset.id, "was not fetched")
     check()
+    on_step()
     video_id = spec.assets.video.id
     event_ids = _event_asset_ids(spec)
     # FFmpeg demuxes and decodes without holding the GIL: the files are probed side by side.
@@ -347,6 +388,8 @@ def _fetch_and_probe(
             asset_id: pool.submit(_audio_duration_s, asset_id, paths[asset_id], exact=asset_id in event_ids)
             for asset_id in audio_ids
         }
+        for future in (video_info, video_scan, *measured.values()):
+            future.add_done_callback(lambda _: on_step())
         video, scan = _probed_video(video_id, video_info, video_scan)
         durations = {asset_id: future.result() for asset_id, future in measured.items()}
     check()

@@ -17,6 +17,27 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"autovid {version('autovid')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            typer.echo("autovid (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """Lay voice-overs, sound effects and a ducked music bed over a video."""
+
+
 # Importing the modules registers their commands on ``app``, in this order in the help.
 # isort: off
 from autovid.entrypoints.cli import render as _render  # noqa: E402, F401
