@@ -257,16 +257,18 @@ def compile_autovid() -> None:
             compileall.compile_dir(folder, quiet=1)
 
 
-_CLI_STAGE_ROW = re.compile(r"^\S\s{3}(\w+)\s+\S\s([0-9.]+) s\b")
+_CLI_TOOK_LINE = re.compile(r"^\s*took (.*)$")
+_CLI_STAGE = re.compile(r"(\w+) ([0-9.]+) s")
 
 
 def autovid_stage_timings(log_path: Path) -> dict[str, float]:
-    """The render's own stage timings from a run's log: the CLI's summary table, or the JSON line
-    of ``autovid_child.py``; empty when neither is there."""
+    """The render's own stage timings from a run's log: the CLI summary's ``took`` line, or the
+    JSON line of ``autovid_child.py``; empty when neither is there."""
     text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    timings = {m.group(1): float(m.group(2)) for m in map(_CLI_STAGE_ROW.match, text.splitlines()) if m}
-    if timings:
-        return timings
+    for line in text.splitlines():
+        took = _CLI_TOOK_LINE.match(line)
+        if took:
+            return {m.group(1): float(m.group(2)) for m in _CLI_STAGE.finditer(took.group(1))}
     for line in reversed(text.splitlines()):
         if line.startswith("{") and "timings_s" in line:
             return {str(k): float(v) for k, v in json.loads(line)["timings_s"].items()}

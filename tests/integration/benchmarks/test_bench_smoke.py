@@ -3,7 +3,6 @@ harness (input generation, measurement, MoviePy reference, report, doc update) f
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -74,9 +73,6 @@ def test_aac_floor_encodes_the_jobs_length(tiny_inputs: BenchInputs, tmp_path: P
         assert container.streams.audio[0].codec_context.name == "aac"
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("autovid.render") is None, reason="the render engine is not in this tree yet"
-)
 def test_suite_renders_with_autovid_and_reports(tiny_inputs: BenchInputs, tmp_path: Path) -> None:
     result = bench.run_suite(
         tiny_inputs, out_dir=tmp_path / "runs", repeat=1, with_moviepy=False, log=lambda _: None
@@ -94,9 +90,6 @@ def test_suite_renders_with_autovid_and_reports(tiny_inputs: BenchInputs, tmp_pa
     assert "MoviePy / autovid >= 40x | not run | - |" in report
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("autovid.render") is None, reason="the render engine is not in this tree yet"
-)
 def test_suite_renders_the_job_at_a_loudness_target_too(tiny_inputs: BenchInputs, tmp_path: Path) -> None:
     result = bench.run_suite(
         tiny_inputs,
