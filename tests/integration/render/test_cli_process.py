@@ -66,6 +66,8 @@ def test_render_summary_prints_the_audio_voices_and_warnings(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr + done.stdout
     printed = " ".join((done.stdout + done.stderr).split())  # the table may wrap
     assert "(target -16.0 LUFS), true peak" in printed and " LU" in printed
-    assert "Joanna -> espeak-ng en-us+f3" in printed
+    assert (
+        "asked for Polly voice Joanna; spoken by local espeak-ng voice" in printed and "en-us+f3" in printed
+    )
     assert "voice_substituted: timeline[0]: the Polly voice 'Joanna'" in printed
     assert "clip_cut_at_end: timeline[1] (audio asset 'hit')" in printed

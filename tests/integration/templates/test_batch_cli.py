@@ -105,7 +105,7 @@ def test_batch_rows_equal_direct_renders(tmp_path: Path, media_server: tuple[str
         timeout=240,
     )
     assert done.returncode == 1, done.stderr  # the X/Y row cannot be a file name
-    assert "row 3: spec.output.filename" in done.stderr and "path separators" in done.stderr
+    assert "row 3: spec.output.filename" in done.stderr and "without '/'" in done.stderr
     names = ["hello-Ada.mp4", "hello-Bartholomew.mp4", "hello-Cy.mp4"]
     assert done.stdout.split() == [str(out / name) for name in names]
     assert sorted(p.name for p in out.iterdir()) == names  # no partial files, no shared-asset folder

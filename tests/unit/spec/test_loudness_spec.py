@@ -68,7 +68,7 @@ def test_bad_true_peaks_name_the_field_and_what_is_allowed(peak: Any) -> None:
 def test_a_target_is_required_and_nothing_else_is_known() -> None:
     assert errors_of(with_loudness({"truePeak": -1})) == {"output.loudness.target": "is required"}
     assert errors_of(with_loudness({"target": -14, "lufs": -14})) == {
-        "output.loudness.lufs": "is not a known field"
+        "output.loudness.lufs": "is not a known field; allowed here: target, truePeak"
     }
 
 

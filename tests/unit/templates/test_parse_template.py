@@ -100,7 +100,7 @@ def test_the_spec_is_checked_with_defaults_and_samples(base: dict[str, Any]) -> 
 def test_a_typed_default_that_breaks_the_spec_is_reported_at_the_spec_path() -> None:
     raw = document(musicVolume={"type": "number", "default": 2})
     message = errors_of(raw)["spec.backgroundMusic.volume"]
-    assert "less than or equal to 1" in message and "{{musicVolume}} = 2" in message
+    assert "must be at most 1" in message and "{{musicVolume}} = 2" in message
 
 
 def test_errors_of_the_spec_itself_keep_their_path() -> None:

@@ -134,7 +134,7 @@ def test_a_value_that_breaks_the_spec_names_row_variable_and_path(template: Temp
     errors = row_errors(template, {"firstName": "a/b"})
     detail = errors["spec.output.filename"]
     assert detail["variable"] == "firstName" and detail["row"] == 7
-    assert "path separators" in detail["message"] and "{{firstName}} = 'a/b'" in detail["message"]
+    assert "without '/'" in detail["message"] and "{{firstName}} = 'a/b'" in detail["message"]
 
 
 def test_a_row_that_is_not_an_object(template: Template) -> None:
