@@ -78,8 +78,10 @@ ATTRIBUTES: dict[str, str] = {
     "expires_at": "expiresAt",
     "claim_token": "claimToken",
     "claim_expires_at": "claimExpiresAt",
+    "batch_id": "batchId",
+    "batch_row": "batchRow",
 }
-_IMMUTABLE = frozenset({"job_id", "owner", "submitted_at"})  # they make up the table and index keys
+_IMMUTABLE = frozenset({"job_id", "owner", "submitted_at", "batch_id", "batch_row"})  # they make up the table and index keys
 _PROBE = Job(job_id="probe", owner="probe", spec={})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
