@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from autovid.auth.plans import UsagePlan
 from autovid.bootstrap import Container, bootstrap
 from autovid.config import Settings
 from autovid.entrypoints.api import create_app
+from autovid.errors import MediaError
 from autovid.render.pipeline import RenderResult
 
 GENEROUS = UsagePlan(rate_per_s=1000.0, burst=1000, quota_per_day=None)
@@ -42,14 +43,19 @@ class Clock:
 
 @dataclass
 class CountingRender:
-    """A render that counts its calls and writes a real tiny MP4 (for drain-after-cancel)."""
+    """A render that counts its calls and writes a real tiny MP4 (for drain-after-cancel). A job
+    whose ``jobInfo.title`` is in ``failing_titles`` fails for good (a batch's bad rows)."""
 
     calls: int = 0
+    failing_titles: set[str] = field(default_factory=set)
 
     def __call__(
         self, spec: Any, *, output_path: Path, progress: Any = None, checkpoint: Any = None, **_: Any
     ) -> Any:
         self.calls += 1
+        title = spec.jobInfo.title if spec.jobInfo is not None else None
+        if title in self.failing_titles:
+            raise MediaError(f"render refused '{title}' (a test's failing row)")
         samples.make_video(output_path, duration_s=1.0, fps=10, audio=True)
         return RenderResult(output_path, 1.0, output_path.stat().st_size, timings_s={}, video_copied=False)
 
