@@ -309,7 +309,7 @@ class BatchService:
         status = row.status
         if job is not None and RowStatus.of_job(job.status) != status:
             # A worker that died between ending the job and reporting it leaves the row behind.
-            self.job_changed(job)
+            self._move_row(job)
             status = RowStatus.of_job(job.status) if job.status.terminal else status
         doc: dict[str, Any] = {"row": row.row, "jobId": row.job_id, "status": status.value}
         doc["error"] = (
@@ -322,14 +322,21 @@ class BatchService:
     # --- workers' reports ----------------------------------------------------------------------
 
     def job_changed(self, job: Job) -> None:
-        """A job of a batch moved (claimed, ended): move its row; the last row to end sends the
-        batch's webhook."""
+        """A worker moved a job of a batch (claimed, ended): move its row. Once every row has
+        ended, the worker that sees it first sends the batch's webhook. Only workers send it:
+        they hold the webhook secret (a cancel in the API ends rows too, and the workers, handed
+        the cancelled jobs' messages, announce it)."""
+        moved = self._move_row(job)
+        if job.batch_id is not None and job.status.terminal:
+            batch = moved or self.batches.get(job.batch_id)
+            if batch is not None:
+                self._notify_if_done(batch)
+
+    def _move_row(self, job: Job) -> Batch | None:
         if job.batch_id is None or job.batch_row is None or job.status == JobStatus.SUBMITTED:
-            return
+            return None
         to = RowStatus.of_job(job.status)
-        moved = self.batches.move_row(job.batch_id, job.batch_row, job_id=job.job_id, to=to)
-        if moved is not None and to.ended:
-            self._notify_if_done(moved)
+        return self.batches.move_row(job.batch_id, job.batch_row, job_id=job.job_id, to=to)
 
     def _notify_if_done(self, batch: Batch) -> None:
         if batch.counts.ended < batch.counts.total or batch.notified_round >= batch.round:
@@ -373,7 +380,7 @@ class BatchService:
                     )
                     continue
                 if job is not None:
-                    self.job_changed(job)
+                    self._move_row(job)
         return self.get(batch_id, owner=owner)
 
     def retry(self, batch_id: str, *, owner: str) -> Batch:
