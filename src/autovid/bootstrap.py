@@ -210,10 +210,19 @@ def build_renderer(
 ) -> Callable[..., Any]:
     """The CLI's renderer: ``renderer(spec, output_path=…, workdir=…, progress=…, checkpoint=…)``
     with paths read relative to ``base_dir`` (inside ``allowed_roots``) and local speech."""
-    from autovid.assets.fetcher import AssetFetcher
     from autovid.render.pipeline import render
 
-    assets = AssetFetcher(
+    assets = build_cli_asset_fetcher(settings, base_dir=base_dir, allowed_roots=allowed_roots)
+    speech = _synthesizer(settings, _local_speech_engine(settings))
+    return functools.partial(render, assets=assets, speech=speech)
+
+
+def build_cli_asset_fetcher(settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path]) -> Any:
+    """The CLI's ``AssetFetcher``: paths relative to ``base_dir`` inside ``allowed_roots``, URLs and
+    s3:// sources with the ambient credentials."""
+    from autovid.assets.fetcher import AssetFetcher
+
+    return AssetFetcher(
         base_dir=base_dir,
         allowed_roots=list(allowed_roots),
         s3_client_factory=functools.partial(_cli_s3_client, settings),
@@ -223,8 +232,6 @@ def build_renderer(
         allow_private=settings.allow_private_urls,
         allow_http=settings.allow_http,
     )
-    speech = _synthesizer(settings, _local_speech_engine(settings))
-    return functools.partial(render, assets=assets, speech=speech)
 
 
 def _cli_s3_client(settings: Settings) -> Any:

@@ -61,6 +61,9 @@ class Variable(_Model):
 class Template(_Model):
     """A named job spec with typed variables."""
 
+    # Frozen: the placeholder sites are found once, when the document is read.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
     schema_: str | None = Field(default=None, alias="$schema")
     name: Annotated[str, Field(pattern=TEMPLATE_NAME_PATTERN)]
     description: Annotated[str, Field(max_length=1000)] | None = None
@@ -69,14 +72,15 @@ class Template(_Model):
         description="a job spec (see spec.schema.json) whose string values may hold {{variable}} "
         'placeholders; a value that is exactly "{{name}}" takes the variable\'s typed value'
     )
-    _sites: dict[str, tuple[str, ...]] | None = PrivateAttr(default=None)
+    _sites: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        from autovid.templates.placeholders import placeholder_sites
+
+        self._sites = placeholder_sites(self.spec)
 
     def placeholder_sites(self) -> dict[str, tuple[str, ...]]:
         """Spec path (``timeline[0].data.text``) -> the variables its string uses, in order."""
-        if self._sites is None:
-            from autovid.templates.placeholders import placeholder_sites
-
-            self._sites = placeholder_sites(self.spec)
         return self._sites
 
 
@@ -125,6 +129,7 @@ class RowOutcome:
     row: int
     spec: dict[str, Any] | None
     errors: list[ErrorDetail] = field(default_factory=list)
+    filename: str | None = None  # the output file name as the spec makes it (``.mp4`` added)
 
     @property
     def ok(self) -> bool:

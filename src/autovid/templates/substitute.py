@@ -30,7 +30,7 @@ def substitute(
 ) -> dict[str, Any]:
     """The raw (JSON) spec for one row; ``RowError`` names the row and each variable at fault."""
     values = row_values(template, row, row_index=row_index, allow_private=allow_private)
-    return fill(template.spec, values)
+    return fill(template.spec, values, template.placeholder_sites())
 
 
 def row_values(
@@ -68,9 +68,13 @@ def row_values(
     return values
 
 
-def fill(spec: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """``spec`` with every placeholder replaced by its value (values already checked)."""
-    unknown = sorted({n for names in placeholder_sites(spec).values() for n in names} - set(values))
+def fill(
+    spec: Mapping[str, Any], values: Mapping[str, Any], sites: Mapping[str, tuple[str, ...]] | None = None
+) -> dict[str, Any]:
+    """``spec`` with every placeholder replaced by its value (values already checked); ``sites``
+    are the spec's placeholder sites when already known."""
+    sites = placeholder_sites(spec) if sites is None else sites
+    unknown = sorted({n for names in sites.values() for n in names} - set(values))
     if unknown:  # parse_template refuses these; a template built some other way may hold them
         raise SpecError([ErrorDetail("spec", f"placeholder {{{{{unknown[0]}}}}} is not a declared variable")])
     ssml = _ssml_texts(spec, values)
@@ -80,7 +84,7 @@ def fill(spec: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _fill(node: Any, loc: Loc, values: Mapping[str, Any], ssml: set[Loc]) -> Any:
-    if isinstance(node, Mapping):
+    if isinstance(node, dict):  # JSON: plain dicts and lists (faster than the Mapping ABC check)
         return {key: _fill(item, (*loc, key), values, ssml) for key, item in node.items()}
     if isinstance(node, list):
         return [_fill(item, (*loc, index), values, ssml) for index, item in enumerate(node)]
@@ -128,7 +132,7 @@ def validate_row(
 ) -> tuple[dict[str, Any], JobSpec]:
     """Substitute and validate one row: its raw spec and the parsed ``JobSpec``, or ``RowError``."""
     values = row_values(template, row, row_index=row_index, allow_private=allow_private)
-    raw = fill(template.spec, values)
+    raw = fill(template.spec, values, template.placeholder_sites())
     try:
         return raw, parse_spec(raw, limits)
     except SpecError as exc:
@@ -188,5 +192,5 @@ def expand_rows(
             detail = RowErrorDetail("spec.output.filename", message, index, filename_vars)
             outcomes.append(RowOutcome(index, None, [detail]))
             continue
-        outcomes.append(RowOutcome(index, raw))
+        outcomes.append(RowOutcome(index, raw, filename=filename))
     return outcomes
