@@ -108,7 +108,10 @@ def serve_in_thread(app: Any, sock: socket.socket) -> tuple[uvicorn.Server, thre
 def api_factory(tmp_path: Path) -> Iterator[Callable[..., ApiServer]]:
     started: list[tuple[uvicorn.Server, threading.Thread, ApiServer]] = []
 
-    def start(overrides: dict[str, Any] | None = None, **settings: Any) -> ApiServer:
+    def start(
+        overrides: dict[str, Any] | None = None, *, real_render: bool = False, **settings: Any
+    ) -> ApiServer:
+        """``real_render``: the worker renders for real (FFmpeg, espeak-ng, the managed files)."""
         sock = free_socket()
         port = sock.getsockname()[1]
         values: dict[str, Any] = {
@@ -120,9 +123,10 @@ def api_factory(tmp_path: Path) -> Iterator[Callable[..., ApiServer]]:
         }
         values.update(settings)
         render = CountingRender()
-        container = bootstrap(
-            Settings(**values), render=render, assets=object(), speech=object(), **(overrides or {})
+        fakes: dict[str, Any] = (
+            {} if real_render else {"render": render, "assets": object(), "speech": object()}
         )
+        container = bootstrap(Settings(**values), **fakes, **(overrides or {}))
         clock = Clock()
         keys = SqliteKeyStore(container.db, clock=clock)
         app = create_app(container, authenticator=LocalAuthenticator(keys))
