@@ -138,7 +138,10 @@ class BatchService:
             )
         if stored.accepted:
             return stored
-        return self._accept(stored, prepared.specs, resumed=stored.batch_id != batch.batch_id)
+        if stored.batch_id == batch.batch_id:
+            return self._accept(stored, prepared.specs, [row.job_id for row in rows], resumed=False)
+        job_ids = [row_job_id(stored.batch_id, i, 1) for i in range(total)]
+        return self._accept(stored, prepared.specs, job_ids, resumed=True)
 
     def _prepare(self, request: BatchRequest, owner: str) -> tuple[_Prepared, list[RowProblem], int]:
         template_id, version, document = self._template_of(request, owner)
@@ -240,9 +243,11 @@ class BatchService:
             expires_at=int(now.timestamp()) + self.settings.jobs_ttl_s,
         )
 
-    def _accept(self, batch: Batch, specs: Sequence[dict[str, Any]], *, resumed: bool) -> Batch:
+    def _accept(
+        self, batch: Batch, specs: Sequence[dict[str, Any]], job_ids: Sequence[str], *, resumed: bool
+    ) -> Batch:
         """Store every row's job and queue it; then mark the batch accepted."""
-        jobs = [self._row_job(batch, row, spec, 1) for row, spec in enumerate(specs)]
+        jobs = [self._row_job(batch, row, spec, job_ids[row]) for row, spec in enumerate(specs)]
         created = self.jobs.store.create_many(jobs)
         to_send = [job.job_id for job in created]
         if resumed:  # jobs stored by the cut-short attempt may not have reached the queue
@@ -257,10 +262,10 @@ class BatchService:
         self.jobs.queue.send_many(to_send)
         return self.batches.update(batch.batch_id, {"accepted": True})
 
-    def _row_job(self, batch: Batch, row: int, spec: dict[str, Any], attempt: int) -> Job:
+    def _row_job(self, batch: Batch, row: int, spec: dict[str, Any], job_id: str) -> Job:
         now = utcnow()
         return Job(
-            job_id=row_job_id(batch.batch_id, row, attempt),
+            job_id=job_id,
             owner=batch.owner,
             spec=spec,
             submitted_at=now,
@@ -393,7 +398,14 @@ class BatchService:
         for row in failed:
             old = self.jobs.store.get(row.job_id)
             if old is not None:
-                fresh.append((row, self._row_job(batch, row.row, old.spec, row.attempt + 1)))
+                fresh.append(
+                    (
+                        row,
+                        self._row_job(
+                            batch, row.row, old.spec, row_job_id(batch_id, row.row, row.attempt + 1)
+                        ),
+                    )
+                )
         self.jobs.store.create_many([job for _, job in fresh])
         moved = [
             job.job_id

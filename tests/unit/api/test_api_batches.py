@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from autovid.adapters.local.db import Database
+from autovid.adapters.local.sqlite_queue import SqliteJobQueue
+from autovid.errors import TransientStorageError
 from autovid.jobs.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from autovid.jobs.worker import run_worker
 
@@ -376,3 +379,73 @@ def test_one_signed_batch_webhook_when_the_last_row_ends(api_factory: Any, tiny_
     doc = json.loads(payload)
     assert doc["batchId"] == batch_id and doc["status"] == "completed" and doc["templateId"] is None
     assert doc["counts"]["completed"] == 4 and doc["metadata"] == {"campaign": "spring"}
+
+
+class FlakyQueue(SqliteJobQueue):
+    """A queue whose bulk send fails while ``down`` (the process died, the queue was unreachable)."""
+
+    down = True
+
+    def send_many(self, job_ids: Any) -> None:
+        if self.down:
+            raise TransientStorageError("queue unreachable")
+        super().send_many(job_ids)
+
+
+def test_a_repeat_with_the_same_key_finishes_an_acceptance_cut_short(
+    api_factory: Any, tiny_video: Any, tmp_path: Any
+) -> None:
+    queue = FlakyQueue(Database(tmp_path / "queue.db"), lease_s=2.0)
+    api = api_factory(overrides={"queue": queue})
+    _, secret = api.new_key()
+    source = api.upload_video(secret, tiny_video)
+    body = {"template": greeting(source), "rows": [{"firstName": f"N{i}"} for i in range(4)]}
+    with api.client(secret) as client:
+        cut_short = client.post("/batches", json=body, headers={"Idempotency-Key": "k"})
+        queue.down = False
+        repeated = client.post("/batches", json=body, headers={"Idempotency-Key": "k"})
+        again = client.post("/batches", json=body, headers={"Idempotency-Key": "k"})
+        handled = drain(api)
+        done = client.get(f"/batches/{repeated.json()['batchId']}").json()
+
+    assert cut_short.status_code == 503
+    assert repeated.status_code == 201 and again.json()["batchId"] == repeated.json()["batchId"]
+    assert handled == 4 and api.render.calls == 4  # queued once each, by the repeat only
+    assert done["status"] == "completed" and done["counts"]["completed"] == 4
+
+
+def test_a_cancelled_batch_is_announced_once_by_the_worker(api_factory: Any, tiny_video: Any) -> None:
+    api = api_factory(allow_private_urls=True, allow_http=True)
+    _, secret = api.new_key()
+    source = api.upload_video(secret, tiny_video)
+    received: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with api.client(secret) as client:
+            body = {
+                "template": greeting(source),
+                "rows": [{"firstName": f"N{i}"} for i in range(3)],
+                "notifications": {"webhook": {"url": f"http://127.0.0.1:{server.server_address[1]}/b"}},
+            }
+            batch_id = client.post("/batches", json=body).json()["batchId"]
+            client.post(f"/batches/{batch_id}/cancel")
+            assert received == []  # the API holds no webhook secret on AWS: workers announce
+            drain(api)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    (payload,) = received
+    doc = json.loads(payload)
+    assert doc["status"] == "cancelled" and doc["counts"]["cancelled"] == 3 and api.render.calls == 0
