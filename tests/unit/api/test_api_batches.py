@@ -13,6 +13,7 @@ import pytest
 
 from autovid.adapters.local.db import Database
 from autovid.adapters.local.sqlite_queue import SqliteJobQueue
+from autovid.auth.plans import UsagePlan
 from autovid.errors import TransientStorageError
 from autovid.jobs.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from autovid.jobs.worker import run_worker
@@ -449,3 +450,20 @@ def test_a_cancelled_batch_is_announced_once_by_the_worker(api_factory: Any, tin
     (payload,) = received
     doc = json.loads(payload)
     assert doc["status"] == "cancelled" and doc["counts"]["cancelled"] == 3 and api.render.calls == 0
+
+
+def test_a_batch_of_many_rows_counts_as_one_request_on_the_plan(api: Any, tiny_video: Any) -> None:
+    _, uploader = api.new_key()
+    source = api.upload_video(uploader, tiny_video)
+    _, secret = api.new_key(plan=UsagePlan(rate_per_s=1000.0, burst=1000, quota_per_day=2))
+    with api.client(secret) as client:
+        answers = [
+            client.post(
+                "/batches",
+                json={"template": greeting(source), "rows": [{"firstName": f"R{r}N{i}"} for i in range(30)]},
+            )
+            for r in range(3)
+        ]
+
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert answers[0].json()["counts"]["total"] == 30
