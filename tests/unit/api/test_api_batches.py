@@ -467,3 +467,40 @@ def test_a_batch_of_many_rows_counts_as_one_request_on_the_plan(api: Any, tiny_v
 
     assert [a.status_code for a in answers] == [201, 201, 429]
     assert answers[0].json()["counts"]["total"] == 30
+
+
+def test_hostile_values_are_row_errors_or_stay_literal(api: Any, tiny_video: Any) -> None:
+    _, secret = api.new_key()
+    source = api.upload_video(secret, tiny_video)
+    document = greeting(source)
+    document["variables"]["clip"] = {"type": "asset", "required": True}
+    document["spec"]["assets"]["audio"] = [{"id": "clip", "source": "{{clip}}"}]
+    clip = "https://media.example.com/clip.mp3"
+    rows = [
+        {"firstName": "{{volume}}", "clip": clip},
+        {"firstName": "<b>\"'& co", "clip": clip},
+        {"firstName": "Nan", "clip": clip, "volume": "NaN-here"},
+        {"firstName": "Priv", "clip": "http://127.0.0.1:8000/secret.mp3"},
+        {"firstName": "x" * 2_000_000, "clip": clip},
+        {"firstName": "</speak><speak>", "clip": clip},  # a '/' cannot be in the file name
+    ]
+    # NaN as JSON allows it: a bare token, which Python's decoder accepts.
+    body = json.dumps({"template": document, "rows": rows, "dryRun": True}).replace('"NaN-here"', "NaN")
+    with api.client(secret) as client:
+        dry = client.post("/batches", content=body, headers={"Content-Type": "application/json"})
+        good = client.post("/batches", json={"template": document, "rows": rows[:2]})
+        assert good.status_code == 201, good.text
+        titles = [
+            client.get(f"/status/{row['jobId']}").json()["jobInfo"]["title"] for row in good.json()["rows"]
+        ]
+
+    assert dry.status_code == 200, dry.text
+    problems = {r["row"]: [e["path"] for e in r["errors"]] for r in dry.json()["rows"]}
+    assert problems == {
+        2: ["variables.volume"],
+        3: ["variables.clip"],
+        4: ["variables.firstName"],
+        5: ["spec.output.filename"],
+    }
+    assert good.status_code == 201
+    assert titles == ["Welcome, {{volume}}", "Welcome, <b>\"'& co"]
