@@ -312,10 +312,10 @@ class BatchService:
     def _row_document(self, batch: Batch, row: BatchRow) -> dict[str, Any]:
         job = self.jobs.store.get(row.job_id)
         status = row.status
-        if job is not None and RowStatus.of_job(job.status) != status:
-            # A worker that died between ending the job and reporting it leaves the row behind.
-            self._move_row(job)
-            status = RowStatus.of_job(job.status) if job.status.terminal else status
+        # A worker that died between ending a job and reporting it (or a job cancelled on its
+        # own) leaves the row behind: catch it up.
+        if job is not None and RowStatus.of_job(job.status) != status and self._move_row(job) is not None:
+            status = RowStatus.of_job(job.status)
         doc: dict[str, Any] = {"row": row.row, "jobId": row.job_id, "status": status.value}
         doc["error"] = (
             job.error if job is not None and job.status in (JobStatus.FAILED, JobStatus.CANCELLED) else None

@@ -504,3 +504,19 @@ def test_hostile_values_are_row_errors_or_stay_literal(api: Any, tiny_video: Any
     }
     assert good.status_code == 201
     assert titles == ["Welcome, {{volume}}", "Welcome, <b>\"'& co"]
+
+
+def test_a_row_whose_job_ended_out_of_band_is_caught_up_on_read(api: Any, owner: tuple[str, str]) -> None:
+    secret, template_id = owner
+    with api.client(secret) as client:
+        batch = client.post(
+            "/batches", json={"templateId": template_id, "rows": [{"firstName": "A"}, {"firstName": "B"}]}
+        )
+        job_id = batch.json()["rows"][0]["jobId"]
+        client.post(f"/jobs/{job_id}/cancel")  # the job alone, not through the batch
+        doc = client.get(f"/batches/{batch.json()['batchId']}").json()
+        again = client.get(f"/batches/{batch.json()['batchId']}").json()
+
+    assert doc["rows"][0]["status"] == "cancelled" and doc["rows"][0]["error"] == "cancelled by the client"
+    assert doc["counts"]["cancelled"] == 1 and doc["counts"]["submitted"] == 1
+    assert again["counts"] == doc["counts"]
