@@ -26,6 +26,7 @@ import json
 import random
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -54,6 +55,7 @@ META = "meta"
 _ROW_DIGITS = 6
 _ATTEMPTS = 8
 _WRITE_BATCH = 25  # BatchWriteItem's limit
+_PARALLEL_WRITES = 8
 _COUNTERS = ("total", "submitted", "processing", "completed", "failed", "cancelled")
 _BATCH_FIELDS = {f.name for f in dataclasses.fields(Batch)} - {"batch_id", "owner", "counts"}
 
@@ -105,19 +107,20 @@ class _Table:
             query["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def write_all(self, items: Sequence[dict[str, Any]], what: str) -> None:
-        """BatchWriteItem in chunks of 25, re-sending what DynamoDB left unprocessed."""
-        for start in range(0, len(items), _WRITE_BATCH):
-            pending: list[dict[str, Any]] = [
-                {"PutRequest": {"Item": i}} for i in items[start : start + _WRITE_BATCH]
-            ]
-            for attempt in range(_ATTEMPTS):
-                response = self.call("batch_write_item", what, RequestItems={self.table: pending})
-                pending = response.get("UnprocessedItems", {}).get(self.table, [])
-                if not pending:
-                    break
-                time.sleep(random.uniform(0.01, 0.05) * 2**attempt)
-            if pending:
-                raise TransientStorageError(f"DynamoDB batch write ({what}) kept being throttled; try again")
+        """BatchWriteItem in chunks of 25, several chunks at a time (10 000 rows: 400 calls)."""
+        chunks = [items[i : i + _WRITE_BATCH] for i in range(0, len(items), _WRITE_BATCH)]
+        with ThreadPoolExecutor(max_workers=_PARALLEL_WRITES) as pool:
+            list(pool.map(lambda chunk: self._write_chunk(chunk, what), chunks))
+
+    def _write_chunk(self, items: Sequence[dict[str, Any]], what: str) -> None:
+        pending: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(_ATTEMPTS):
+            response = self.call("batch_write_item", what, RequestItems={self.table: pending})
+            pending = response.get("UnprocessedItems", {}).get(self.table, [])
+            if not pending:
+                return
+            time.sleep(random.uniform(0.01, 0.05) * 2**attempt)  # throttled: back off, re-send the rest
+        raise TransientStorageError(f"DynamoDB batch write ({what}) kept being throttled; try again")
 
 
 class DynamoTemplateStore(TemplateStore):
