@@ -61,13 +61,13 @@ def test_values_read_naturally_inside_text() -> None:
         )
     )
     assert tts_text(substitute(template, {"firstName": "A"}), 1) == "3 seats, 2 each, vip false"
+    row = {"firstName": "A", "count": 12.0, "price": 0.25, "vip": True}
+    assert tts_text(substitute(template, row), 1) == "12 seats, 0.25 each, vip true"
     spec["timeline"][1]["start"] = "{{count}}"
     spec["timeline"][1]["data"]["text"] = "hello"
     template = parse_template(document(spec, count={"type": "integer", "default": 3.0}))
     start = substitute(template, {"firstName": "A"})["timeline"][1]["start"]
     assert start == 3 and isinstance(start, int)  # the default in its typed form
-    row = {"firstName": "A", "count": 12.0, "price": 0.25, "vip": True}
-    assert tts_text(substitute(template, row), 1) == "12 seats, 0.25 each, vip true"
 
 
 def test_a_value_holding_a_placeholder_stays_literal(template: Template) -> None:
