@@ -140,3 +140,12 @@ def test_every_enum_value_must_make_a_valid_spec(base: dict[str, Any]) -> None:
     message = errors["variables.voice.enum[2]"]
     assert message.startswith("'Bobby' makes an invalid spec: spec.timeline[0].data.providerConfig.voiceId: ")
     assert "unknown Amazon Polly voice 'Bobby'" in message
+
+
+def test_the_example_template_follows_the_published_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((REPO_ROOT / "docs" / "template.schema.json").read_text())
+    document = json.loads((REPO_ROOT / "examples" / "greeting.template.json").read_text())
+    jsonschema.validate(document, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**document, "variables": {"x": {"type": "text"}}}, schema)
