@@ -210,3 +210,10 @@ def test_a_row_with_thousands_of_unknown_keys_gets_a_short_answer(template: Temp
         and errors["variables"]["message"] == "4990 more values are not variables of the template"
     )
     assert all(len(path) < 100 for path in errors)
+
+
+def test_errors_quote_a_huge_value_briefly(template: Template) -> None:
+    errors = row_errors(template, {"firstName": "Ann", "musicVolume": "9" * 10_000_000})
+    message = errors["variables.musicVolume"]["message"]
+    assert message.startswith("must be a number; got text '999") and message.endswith("(10000000 characters)")
+    assert len(message) < 120
