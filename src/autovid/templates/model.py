@@ -17,12 +17,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from autovid.errors import ErrorDetail, SpecError
+from autovid.spec.validation import format_path
 
 VariableType = Literal["string", "number", "integer", "boolean", "asset"]
 VARIABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 TEMPLATE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 MAX_VARIABLES = 200
 MAX_VALUE_CHARS = 100_000  # a TTS text's own limit: no longer value can make a valid spec
+MAX_SPEC_DEPTH = 32  # a job spec nests 6 levels deep; far deeper is a hostile document
 
 # ``{{ name }}`` (spaces allowed inside the braces); anything else that opens ``{{`` is malformed.
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -138,15 +140,19 @@ class RowOutcome:
 
 def load_template_document(raw: bytes | str | dict[str, Any]) -> Template:
     """JSON (or a decoded object) -> ``Template``, with the document's own errors located."""
-    from autovid.spec.validation import format_path
-
     if isinstance(raw, bytes | str):
         try:
             raw = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise TemplateError([ErrorDetail("$", f"not valid JSON: {exc}")]) from None
+        except RecursionError:
+            raise TemplateError(
+                [ErrorDetail("$", f"is nested more than {MAX_SPEC_DEPTH} levels deep")]
+            ) from None
     if not isinstance(raw, dict):
         raise TemplateError([ErrorDetail("$", "a template must be a JSON object")])
+    if _depth(raw) > MAX_SPEC_DEPTH:
+        raise TemplateError([ErrorDetail("$", f"is nested more than {MAX_SPEC_DEPTH} levels deep")])
     try:
         return Template.model_validate(raw)
     except ValidationError as exc:
@@ -158,6 +164,21 @@ def load_template_document(raw: bytes | str | dict[str, Any]) -> Template:
             )
             details.append(ErrorDetail(format_path(tuple(error["loc"])), message))
         raise TemplateError(details) from None
+
+
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests, found without recursion (which a hostile document would
+    exhaust)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_SPEC_DEPTH:
+                stack.extend(
+                    (child, depth + 1) for child in (node.values() if isinstance(node, dict) else node)
+                )
+    return deepest
 
 
 def template_json_schema() -> dict[str, Any]:

@@ -19,6 +19,11 @@ from autovid.templates.placeholders import Loc, placeholder_sites, whole_name
 from autovid.templates.values import ValueProblem, as_text, check_value, short
 
 _XML_QUOTES = {'"': "&quot;", "'": "&apos;"}
+MAX_UNKNOWN_LISTED = 10
+
+
+def short_name(name: str) -> str:
+    return name if len(name) <= 64 else name[:60] + "…"
 
 
 def substitute(
@@ -47,17 +52,21 @@ def row_values(
         raise RowError(row_index, [detail])
     problems: list[ErrorDetail] = []
     declared = ", ".join(sorted(template.variables)) or "none"
-    for name in row:
-        if name not in template.variables:
-            message = f"is not a variable of template '{template.name}'; its variables: {declared}"
-            problems.append(RowErrorDetail(f"variables.{name}", message, row_index, str(name)))
+    unknown = [str(name) for name in row if name not in template.variables]
+    for name in unknown[:MAX_UNKNOWN_LISTED]:
+        message = f"is not a variable of template '{template.name}'; its variables: {declared}"
+        problems.append(RowErrorDetail(f"variables.{short_name(name)}", message, row_index, short_name(name)))
+    if len(unknown) > MAX_UNKNOWN_LISTED:
+        message = f"{len(unknown) - MAX_UNKNOWN_LISTED} more values are not variables of the template"
+        problems.append(RowErrorDetail("variables", message, row_index))
     values: dict[str, Any] = {}
     for name, variable in template.variables.items():
         value = row.get(name)
         if value is None:
             if variable.is_required:
                 problems.append(RowErrorDetail(f"variables.{name}", "is required", row_index, name))
-            values[name] = variable.default
+            else:  # checked when the template was parsed; this gives its typed form (3.0 -> 3)
+                values[name] = check_value(variable, variable.default, allow_private=True)
             continue
         try:
             values[name] = check_value(variable, value, allow_private=allow_private)

@@ -1,6 +1,6 @@
 """`autovid batch` as a user runs it: each row's video carries exactly the audio a direct render of
-that row's substituted spec makes; the music the rows share is downloaded once; a bad row is
-listed and exits 1 while the others render."""
+that row's substituted spec makes; markup in a value is spoken, not parsed; the music the rows share
+is downloaded once; a bad row is listed and exits 1 while the others render."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from autovid.templates import parse_template, rows_from_csv, substitute
 from tests.integration.render.conftest import SR, decode_audio
 
 ENV = {"AUTOVID_TTS_ENGINE": "espeak", "AUTOVID_ALLOW_PRIVATE_URLS": "true", "AUTOVID_ALLOW_HTTP": "true"}
-ROWS = "firstName,greeting\nAda,\nBartholomew,Good evening\nCy,Hey\nX/Y,\n"
+# Cy's greeting would end the SSML document if it were markup: it is spoken instead.
+ROWS = 'firstName,greeting\nAda,\nBartholomew,Good evening\nCy,"</speak><speak> Hey & ""you"""\nX/Y,\n'
 
 
 class _CountingServer(ThreadingHTTPServer):
@@ -75,8 +76,9 @@ def write_template(folder: Path, music_url: str) -> Path:
                     "start": 0.2,
                     "type": "tts",
                     "data": {
-                        "text": "{{greeting}} {{firstName}}",
+                        "text": "<speak>{{greeting}} {{firstName}}</speak>",
                         "provider": "espeak-ng",
+                        "providerConfig": {"textType": "ssml"},
                         "duckingLevel": 0.1,
                     },
                 }

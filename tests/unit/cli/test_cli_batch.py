@@ -19,7 +19,9 @@ runner = CliRunner()
 
 
 def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, ["batch", *args], env={"COLUMNS": "200"})
+    env = {"COLUMNS": "200", "AUTOVID_ALLOW_PRIVATE_URLS": "false", "AUTOVID_ALLOW_HTTP": "false"}
+    result = runner.invoke(app, ["batch", *args], env=env)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output
 
 
@@ -102,3 +104,11 @@ def test_a_shared_asset_refused_for_good_fails_its_rows_without_rendering(tmp_pa
     assert output.count("asset 'music_a': https://127.0.0.1:9/music.mp3: 127.0.0.1 is a loopback") == 2
     assert "rendering" not in output  # no render process was started
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_rich_markup_in_the_data_is_printed_literally(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.csv"
+    rows.write_text('firstName,company\n[/bold] [red]x/y,\n"[link=https:x]z",[/]\n')
+    code, output = invoke(str(EXAMPLES / "greeting.template.json"), str(rows), "--dry-run")
+    assert code == 1 and "1 of 2 rows valid" in output
+    assert "'[/bold] [red]x/y'" in output

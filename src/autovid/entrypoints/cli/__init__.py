@@ -17,11 +17,13 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Importing the modules registers their commands on ``app``.
-from autovid.entrypoints.cli import batch as _batch  # noqa: E402, F401
-from autovid.entrypoints.cli import batch_remote as _batch_remote  # noqa: E402, F401
+# Importing the modules registers their commands on ``app``, in this order in the help.
+# isort: off
 from autovid.entrypoints.cli import render as _render  # noqa: E402, F401
+from autovid.entrypoints.cli import batch as _batch  # noqa: E402, F401
 from autovid.entrypoints.cli import service as _service  # noqa: E402, F401
+from autovid.entrypoints.cli import batch_remote as _batch_remote  # noqa: E402, F401
+# isort: on
 
 
 def main() -> None:

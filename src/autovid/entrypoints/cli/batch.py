@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,6 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from autovid.config import Settings
 from autovid.entrypoints.cli import app
@@ -42,12 +44,14 @@ console = Console(stderr=True, highlight=False)
 @app.command()
 def batch(
     template_path: Path = typer.Argument(
-        ..., help="template (JSON); relative asset paths are read from its folder"
+        ..., metavar="TEMPLATE", help="template (JSON); relative asset paths are read from its folder"
     ),
     rows_path: Path = typer.Argument(
-        ..., help="rows: CSV whose header names the variables (or a JSON array)"
+        ..., metavar="ROWS", help="rows: CSV whose header names the variables (or a JSON array)"
     ),
-    output_dir: Path = typer.Option(Path("out"), "-o", "--output-dir", help="folder the videos go to"),
+    output_dir: Path = typer.Option(
+        Path("out"), "-o", "--output-dir", metavar="DIR", help="folder the videos go to"
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="check every row, render nothing"),
     workers: int | None = typer.Option(
         None, "--workers", "-w", min=1, help="render processes (default: one per core)"
@@ -57,7 +61,10 @@ def batch(
     ),
 ) -> None:
     """Render a template for every row of ROWS into DIR/<the row's output.filename>."""
-    settings = Settings()
+    # Imported here: the help lists commands in import order, the service's after this one.
+    from autovid.entrypoints.cli.service import load_settings
+
+    settings = load_settings()
     template = _load_template(template_path, settings)
     outcomes = expand_rows(
         template,
@@ -122,7 +129,7 @@ def _load_rows(template: Template, path: Path) -> list[dict[str, Any]]:
             return rows
         return rows_from_csv(template, raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        console.print(f"[red]{path}: not readable: {exc}[/red]")
+        console.print(f"[red]{escape(f'{path}: not readable: {exc}')}[/red]")
         raise typer.Exit(1) from None
     except SpecError as exc:
         _print_errors(f"{path}: {len(exc.errors)} problem(s)", exc)
@@ -133,14 +140,14 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        console.print(f"[red]cannot read {path}: {exc.strerror}[/red]")
+        console.print(f"[red]cannot read {escape(str(path))}: {exc.strerror}[/red]")
         raise typer.Exit(2) from None
 
 
 def _print_errors(title: str, exc: SpecError) -> None:
-    console.print(f"[red]{title}[/red]")
-    for detail in exc.errors:
-        console.print(f"  [bold]{detail.path}[/bold]: {detail.message}")
+    console.print(f"[red]{escape(title)}[/red]")
+    for detail in exc.errors:  # paths and messages quote the rows' data: never read as markup
+        console.print(f"  [bold]{escape(detail.path)}[/bold]: {escape(detail.message)}")
 
 
 def _print_invalid(invalid: list[RowOutcome]) -> None:
@@ -152,7 +159,7 @@ def _print_invalid(invalid: list[RowOutcome]) -> None:
     for outcome in invalid:
         for error in outcome.errors:
             variable = getattr(error, "variable", None) or "-"
-            table.add_row(str(outcome.row), variable, error.path, error.message)
+            table.add_row(str(outcome.row), Text(variable), Text(error.path), Text(error.message))
     console.print(table)
 
 
@@ -241,4 +248,4 @@ def _print_failed(failed: list[RowResult], invalid: list[RowOutcome]) -> None:
     rows = [(o.row, "; ".join(f"{e.path}: {e.message}" for e in o.errors)) for o in invalid]
     rows += [(r.row, f"{r.output_path.name}: {r.error}") for r in failed]
     for row, reason in sorted(rows):
-        console.print(f"  row {row}: {reason}")
+        console.print(f"  row {row}: {escape(reason)}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from autovid.config import Settings
 from autovid.entrypoints.cli.batch_worker import RowJob, RowResult
@@ -50,7 +51,9 @@ def fetch_shared_assets(
         except AssetError as exc:
             refused[source] = exc.reason
         except RetryableError as exc:
-            console.print(f"[yellow]{source}: {exc.message}; each row fetches it itself[/yellow]")
+            console.print(
+                f"[yellow]{escape(f'{source}: {exc.message}')}; each row fetches it itself[/yellow]"
+            )
     result = SharedAssets([], [*roots, folder.resolve()])
     for job in jobs:
         bad = next(((asset_id, src) for asset_id, src in sources(job.spec).items() if src in refused), None)

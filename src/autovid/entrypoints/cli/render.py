@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -40,7 +41,8 @@ def _load_spec(spec_path: Path, settings: Settings) -> JobSpec:
 def _print_spec_errors(spec_path: Path, exc: SpecError) -> None:
     console.print(f"[red]{spec_path}: {len(exc.errors)} problem(s)[/red]")
     for detail in exc.errors:
-        console.print(f"  [bold]{detail.path}[/bold]: {detail.message}", highlight=False)
+        # Messages quote the spec's own values: printed literally, never read as markup.
+        console.print(f"  [bold]{escape(detail.path)}[/bold]: {escape(detail.message)}", highlight=False)
 
 
 def default_output_path(spec: JobSpec, spec_path: Path) -> Path:
@@ -105,7 +107,7 @@ def render(
             )
             bar.update(task, description="done", completed=100)
     except AutovidError as exc:
-        console.print(f"[red]render failed:[/red] {exc.message}", highlight=False)
+        console.print(f"[red]render failed:[/red] {escape(exc.message)}", highlight=False)
         raise typer.Exit(1) from None
     _print_summary(result)
     typer.echo(str(result.output_path))
