@@ -3,6 +3,7 @@ finish the rows of one batch side by side, duplicate deliveries included; the co
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -129,3 +130,33 @@ def test_two_processors_finish_one_batch_and_the_counters_end_exact(
     assert [r.row for r in rows if r.status == RowStatus.FAILED] == sorted(FAILING)
     assert render.calls == ROWS  # each row rendered once despite two deliveries
     assert handled["a"] > 0 and handled["b"] > 0 and handled["a"] + handled["b"] >= 2 * ROWS
+
+
+def test_a_csv_batch_through_the_api_and_processor_lambdas(lambdas: Any, tiny_video: Path) -> None:
+    from autovid.entrypoints.lambdas import container
+
+    container().blobs.put_file("assets/base.mp4", tiny_video, content_type="video/mp4")
+    created = lambdas.api("POST", "/templates", body=template("assets/base.mp4"))
+    assert created["statusCode"] == 201, created["body"]
+    template_id = json.loads(created["body"])["templateId"]
+    csv_body = b"firstName\nAda\nGrace\nAlan\n"
+
+    submitted = lambdas.api(
+        "POST",
+        "/batches",
+        body=csv_body,
+        query={"templateId": template_id},
+        headers={"Content-Type": "text/csv"},
+    )
+    assert submitted["statusCode"] == 201, submitted["body"]
+    batch_id = json.loads(submitted["body"])["batchId"]
+    messages = lambdas.receive(count=3)
+    assert lambdas.process(messages) == {"batchItemFailures": []}
+    doc = lambdas.api_json("GET", f"/batches/{batch_id}")
+    stranger = lambdas.api("GET", f"/batches/{batch_id}", owner="apikey-id-other")
+    stranger_template = lambdas.api("GET", f"/templates/{template_id}", owner="apikey-id-other")
+
+    assert doc["status"] == "completed" and doc["counts"]["completed"] == 3
+    keys = sorted(row["output"]["s3Uri"].rsplit("/", 1)[1] for row in doc["rows"])
+    assert keys == ["welcome-Ada.mp4", "welcome-Alan.mp4", "welcome-Grace.mp4"]
+    assert stranger["statusCode"] == 404 and stranger_template["statusCode"] == 404
