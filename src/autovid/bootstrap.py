@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from autovid.config import Settings
 from autovid.errors import ConfigError
-from autovid.ports import BlobStore, JobQueue, JobStore, SpeechEngine
+from autovid.ports import BatchStore, BlobStore, JobQueue, JobStore, SpeechEngine, TemplateStore
 
 if TYPE_CHECKING:  # imported in bootstrap(), so `autovid render` does not load the job machinery
+    from autovid.jobs.batches import BatchService
     from autovid.jobs.processor import JobProcessor
     from autovid.jobs.service import JobService
     from autovid.jobs.webhooks import WebhookSender
@@ -41,6 +42,8 @@ class Adapters:
     webhook_secret: bytes
     db: Any = None  # the local Database (shared with API keys and rate limits); None on AWS
     s3_client: Any = None  # for s3:// asset sources (the AWS adapters' configured client)
+    template_store: TemplateStore | None = None  # None: this deployment serves no templates
+    batch_store: BatchStore | None = None
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Container:
     db: Any = None  # autovid.adapters.local.db.Database when embedded
     keys: Any = None  # the API's Authenticator / key store
     extras: dict[str, Any] = field(default_factory=dict)
+    batches: BatchService | None = None  # with ``batches.templates``; None without their stores
 
 
 def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
@@ -86,6 +90,8 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         options=overrides.pop("processor_options", None) or ProcessorOptions(),
     )
     _wire_dead_letters(queue, processor)
+    batches = _batch_service(settings, adapters, service, webhooks, overrides)
+    processor.events = batches
     keys = overrides.pop("keys", None) or _local_keys(adapters.db)
     return Container(
         settings=settings,
@@ -99,13 +105,32 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         db=adapters.db,
         keys=keys,
         extras=overrides,
+        batches=batches,
     )
+
+
+def _batch_service(
+    settings: Settings,
+    adapters: Adapters,
+    service: JobService,
+    webhooks: WebhookSender,
+    overrides: dict[str, Any],
+) -> BatchService | None:
+    from autovid.jobs.batches import BatchService
+    from autovid.jobs.template_service import TemplateService
+
+    template_store = overrides.pop("template_store", None) or adapters.template_store
+    batch_store = overrides.pop("batch_store", None) or adapters.batch_store
+    if template_store is None or batch_store is None:
+        return None
+    return BatchService(batch_store, TemplateService(template_store, service), service, settings, webhooks)
 
 
 def _local_adapters(settings: Settings, overrides: dict[str, Any]) -> Adapters:
     from autovid.adapters.local.db import Database
     from autovid.adapters.local.local_blobs import LocalBlobStore
     from autovid.adapters.local.signing import Signer, load_or_create_secret
+    from autovid.adapters.local.sqlite_batches import SqliteBatchStore, SqliteTemplateStore
     from autovid.adapters.local.sqlite_jobs import SqliteJobStore
     from autovid.adapters.local.sqlite_queue import SqliteJobQueue
 
@@ -124,6 +149,8 @@ def _local_adapters(settings: Settings, overrides: dict[str, Any]) -> Adapters:
         speech_engine=overrides.get("speech_engine") or _local_speech_engine(settings),
         webhook_secret=webhook_secret,
         db=db,
+        template_store=SqliteTemplateStore(db),
+        batch_store=SqliteBatchStore(db),
     )
 
 

@@ -17,6 +17,7 @@ import httpx
 from autovid.errors import AutovidError
 
 TERMINAL = ("completed", "failed", "cancelled")
+BATCH_ENDED = ("completed", "failed", "cancelled")
 _CHUNK_BYTES = 1024 * 1024
 
 
@@ -94,6 +95,89 @@ class AutovidClient:
             content_factory=chunks,
         )
 
+    # --- templates and batches ------------------------------------------------------------------
+
+    def create_template(self, document: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", "/templates", json=document)
+
+    def list_templates(self, *, limit: int = 50, cursor: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return self._call("GET", "/templates", params=params)
+
+    def template(self, template_id: str, *, version: int | None = None) -> dict[str, Any]:
+        params = {"version": version} if version is not None else None
+        return self._call("GET", f"/templates/{template_id}", params=params)
+
+    def replace_template(self, template_id: str, document: dict[str, Any]) -> dict[str, Any]:
+        return self._call("PUT", f"/templates/{template_id}", json=document)
+
+    def delete_template(self, template_id: str) -> None:
+        self._call("DELETE", f"/templates/{template_id}")
+
+    def render_template(
+        self, template_id: str, variables: dict[str, Any], *, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._call(
+            "POST", f"/templates/{template_id}/render", json={"variables": variables}, headers=headers
+        )
+
+    def submit_batch_csv(
+        self, template_id: str, csv_text: str, *, dry_run: bool = False, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
+        """``POST /batches`` with a CSV body: the header row names the template's variables."""
+        headers = {
+            "Content-Type": "text/csv",
+            **({"Idempotency-Key": idempotency_key} if idempotency_key else {}),
+        }
+        params = {"templateId": template_id, "dryRun": str(dry_run).lower()}
+        return self._call("POST", "/batches", params=params, content=csv_text.encode(), headers=headers)
+
+    def submit_batch(self, body: dict[str, Any], *, idempotency_key: str | None = None) -> dict[str, Any]:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._call("POST", "/batches", json=body, headers=headers)
+
+    def batch(self, batch_id: str, *, limit: int = 100, cursor: str | None = None) -> dict[str, Any]:
+        params: dict[str, Any] = {"limit": limit, **({"cursor": cursor} if cursor else {})}
+        return self._call("GET", f"/batches/{batch_id}", params=params)
+
+    def batch_rows(self, batch_id: str) -> list[dict[str, Any]]:
+        """Every row of the batch, page after page."""
+        rows: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            page = self.batch(batch_id, limit=1000, cursor=cursor)
+            rows += page["rows"]
+            cursor = page["nextCursor"]
+            if not cursor:
+                return rows
+
+    def cancel_batch(self, batch_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/batches/{batch_id}/cancel")
+
+    def retry_batch(self, batch_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/batches/{batch_id}/retry")
+
+    def wait_batch(
+        self,
+        batch_id: str,
+        *,
+        poll_s: float = 2.0,
+        timeout_s: float | None = None,
+        on_status: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll (one row per page: the counts are what matters) until every row has ended."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            doc = self.batch(batch_id, limit=1)
+            if on_status is not None:
+                on_status(doc)
+            if doc["status"] in BATCH_ENDED:
+                return doc
+            if deadline is not None and time.monotonic() > deadline:
+                raise ApiError(f"batch {batch_id} still {doc['status']} after {timeout_s:g} s")
+            self._sleep(poll_s)
+
     # --- helpers -------------------------------------------------------------------------------
 
     def wait(
@@ -153,6 +237,8 @@ class AutovidClient:
                     continue
             if response.status_code >= 400:
                 raise _error(response)
+            if response.status_code == 204:
+                return {}
             result: dict[str, Any] = response.json()
             return result
 

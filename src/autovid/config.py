@@ -72,6 +72,10 @@ class Settings(BaseModel):
     retry_base_delay_s: float = Field(5.0, ge=0, validation_alias=_env("AUTOVID_RETRY_BASE_DELAY"))
     max_body_bytes: int = Field(1_048_576, ge=1024, validation_alias=_env("AUTOVID_MAX_BODY_BYTES"))
     max_upload_bytes: int = Field(2 * 1024**3, ge=1024, validation_alias=_env("AUTOVID_MAX_UPLOAD_BYTES"))
+    batch_max_rows: int = Field(10_000, ge=1, le=100_000, validation_alias=_env("AUTOVID_BATCH_MAX_ROWS"))
+    batch_max_body_bytes: int = Field(
+        10 * 1024**2, ge=1024, validation_alias=_env("AUTOVID_BATCH_MAX_BODY_BYTES")
+    )
 
     # --- fetching assets -----------------------------------------------------------------------
     max_asset_bytes: int = Field(2 * 1024**3, ge=1024, validation_alias=_env("AUTOVID_MAX_ASSET_BYTES"))
@@ -94,6 +98,11 @@ class Settings(BaseModel):
     )
     jobs_table_name: str | None = Field(None, validation_alias=_env("DYNAMODB_JOBS_TABLE_NAME"))
     jobs_queue_url: str | None = Field(None, validation_alias=_env("SQS_JOBS_QUEUE_URL"))
+    batches_table_name: str | None = Field(
+        None,
+        validation_alias=_env("DYNAMODB_BATCHES_TABLE_NAME"),
+        description="templates and batches; without it the AWS backend serves no /templates or /batches",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -119,6 +119,14 @@ class JobNotFoundError(AutovidError):
     """No such job (or not visible to the caller)."""
 
 
+class TemplateNotFoundError(AutovidError):
+    """No such template (or not visible to the caller)."""
+
+
+class BatchNotFoundError(AutovidError):
+    """No such batch (or not visible to the caller)."""
+
+
 class ConflictError(AutovidError):
     """A conditional write lost: the record was not in the expected state."""
 

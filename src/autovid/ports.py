@@ -6,17 +6,20 @@
 | JobQueue    | SqliteJobQueue       | SqsJobQueue      |
 | BlobStore   | LocalBlobStore       | S3BlobStore      |
 | SpeechEngine| EspeakEngine         | PollyEngine      |
+| TemplateStore| SqliteTemplateStore | DynamoTemplateStore |
+| BatchStore  | SqliteBatchStore     | DynamoBatchStore |
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from autovid.jobs.batch_model import Batch, BatchRow, RowStatus, StoredTemplate
 from autovid.jobs.model import Job, JobStatus
 
 
@@ -51,6 +54,16 @@ class JobStore(ABC):
     ) -> tuple[list[Job], str | None]:
         """The owner's jobs, newest first, and a cursor for the next page (None at the end)."""
 
+    def create_many(self, jobs: Sequence[Job]) -> list[Job]:
+        """Insert every job whose id is free; return the ones inserted (a job already stored
+        under its id stays as it is). Used for a batch's rows, whose job ids are derived from
+        the batch and the row, so a repeated acceptance creates nothing twice."""
+        created = []
+        for job in jobs:
+            if self.get(job.job_id) is None:
+                created.append(self.create(job))
+        return created
+
 
 @dataclass(frozen=True)
 class QueueMessage:
@@ -64,6 +77,12 @@ class JobQueue(ABC):
 
     @abstractmethod
     def send(self, job_id: str, *, delay_s: float = 0) -> None: ...
+
+    def send_many(self, job_ids: Sequence[str]) -> None:
+        """Queue many jobs at once (a batch's rows); adapters send them in as few calls as the
+        backend allows."""
+        for job_id in job_ids:
+            self.send(job_id)
 
     @abstractmethod
     def receive(self, *, max_messages: int = 1, wait_s: float = 0) -> list[QueueMessage]: ...
@@ -141,3 +160,65 @@ class SpeechEngine(ABC):
     def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
         """(engine label, the engine's own voice name) that speaks ``request``, for the report."""
         return (self.name, request.voice_id)
+
+
+class TemplateStore(ABC):
+    """An owner's templates, every version kept. A template id is only ever seen with its
+    owner: another owner's id reads as absent."""
+
+    @abstractmethod
+    def create(self, template: StoredTemplate) -> StoredTemplate:
+        """Store version 1 of a new template."""
+
+    @abstractmethod
+    def get(self, owner: str, template_id: str, *, version: int | None = None) -> StoredTemplate | None:
+        """The latest version (or ``version``); None when absent or deleted."""
+
+    @abstractmethod
+    def put_version(self, owner: str, template_id: str, document: dict[str, Any]) -> StoredTemplate:
+        """Store ``document`` as the next version; ``TemplateNotFoundError`` when there is no such
+        template. Earlier versions stay readable."""
+
+    @abstractmethod
+    def delete(self, owner: str, template_id: str) -> bool:
+        """Delete the template (every version); False when there was none."""
+
+    @abstractmethod
+    def list(
+        self, owner: str, *, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[StoredTemplate], str | None]:
+        """The latest version of each of the owner's templates, by template id, and a cursor."""
+
+
+class BatchStore(ABC):
+    """Batch records with per-row job ids and counters that every row move adjusts atomically."""
+
+    @abstractmethod
+    def create(self, batch: Batch, rows: Sequence[BatchRow]) -> Batch:
+        """Store the batch and its rows as one. When the owner already has a batch with the same
+        idempotency key, return that batch instead (and store nothing)."""
+
+    @abstractmethod
+    def get(self, batch_id: str) -> Batch | None: ...
+
+    @abstractmethod
+    def rows(
+        self, batch_id: str, *, start: int = 0, limit: int = 100, status: RowStatus | None = None
+    ) -> list[BatchRow]:
+        """Rows from index ``start`` on, in row order (only those in ``status`` when given)."""
+
+    @abstractmethod
+    def move_row(
+        self, batch_id: str, row: int, *, job_id: str, to: RowStatus, new_job_id: str | None = None
+    ) -> Batch | None:
+        """Move the row to ``to`` when its current job is ``job_id`` and its status may move
+        there (``ALLOWED_FROM``); adjust the counters in the same write; optionally give the row a
+        new job (a retry). Returns the batch after the move, or None when the row was not in a
+        state to move (already moved by someone else, or its job was replaced)."""
+
+    @abstractmethod
+    def update(
+        self, batch_id: str, changes: dict[str, Any], *, expect: dict[str, Any] | None = None
+    ) -> Batch:
+        """Set Batch fields other than the counters; ``ConflictError`` when a field named in
+        ``expect`` does not hold the given value, ``BatchNotFoundError`` when there is no batch."""

@@ -89,6 +89,9 @@ class Job:
     # claim lapses unless renewed. A duplicate delivery never takes a job under a live claim.
     claim_token: str | None = None
     claim_expires_at: datetime | None = None
+    # The batch row this job renders, when it came from a batch (its moves update the batch).
+    batch_id: str | None = None
+    batch_row: int | None = None
 
     @property
     def job_info(self) -> dict[str, Any] | None:
@@ -149,6 +152,8 @@ def job_to_record(job: Job) -> dict[str, Any]:
         "expiresAt": job.expires_at,
         "claimToken": job.claim_token,
         "claimExpiresAt": isoformat(job.claim_expires_at),
+        "batchId": job.batch_id,
+        "batchRow": job.batch_row,
     }
 
 
@@ -186,4 +191,6 @@ def job_from_record(record: dict[str, Any]) -> Job:
         expires_at=record.get("expiresAt"),
         claim_token=record.get("claimToken"),
         claim_expires_at=parse_time(record.get("claimExpiresAt")),
+        batch_id=record.get("batchId"),
+        batch_row=record.get("batchRow"),
     )

@@ -75,6 +75,12 @@ class RenderFn(Protocol):
     ) -> Any: ...
 
 
+class JobEvents(Protocol):
+    """Told of every move a worker makes on a job (claimed, ended); batches keep count this way."""
+
+    def job_changed(self, job: Job) -> None: ...
+
+
 class _LostClaim(Exception):
     """Another worker took the job over (our lease ran out): stop without touching it."""
 
@@ -104,6 +110,7 @@ class JobProcessor:
         work_dir: Path,
         render: RenderFn | None = None,
         options: ProcessorOptions | None = None,
+        events: JobEvents | None = None,
     ) -> None:
         self.service = service
         self.store = service.store
@@ -116,6 +123,7 @@ class JobProcessor:
         self.work_dir = work_dir
         self._render = render
         self.options = options or ProcessorOptions()
+        self.events = events
 
     # --- entry points --------------------------------------------------------------------------
 
@@ -127,6 +135,7 @@ class JobProcessor:
             return Outcome.SKIPPED
         if job.status.terminal:
             self._notify_if_missed(job)
+            self._tell(job)  # again, in case the worker that ended it died before telling
             self._delete(message)
             return Outcome.SKIPPED
         if message.receive_count > self.settings.max_receives:
@@ -142,6 +151,7 @@ class JobProcessor:
         if claimed is None:
             self._release(message, delay_s=1.0)
             return Outcome.DEFERRED
+        self._tell(claimed)
         if claimed.cancel_requested:
             return self._cancel(claimed, message)
         return self._run(claimed, message, stop or threading.Event())
@@ -163,6 +173,7 @@ class JobProcessor:
         except (ConflictError, JobNotFoundError):
             return None
         log.warning("job %s dead-lettered after %d receives: %s", job_id, receive_count, reason)
+        self._tell(ended)
         self._notify(ended)
         return Outcome.FAILED if ended.status == JobStatus.FAILED else Outcome.CANCELLED
 
@@ -232,6 +243,7 @@ class JobProcessor:
             done = run.finish(changes)
         except _LostClaim:
             return Outcome.DEFERRED
+        self._tell(done)
         self._notify(done)
         self._delete(message)
         return Outcome.COMPLETED
@@ -242,6 +254,7 @@ class JobProcessor:
         except _LostClaim:
             return Outcome.DEFERRED
         log.info("job %s failed: %s", failed.job_id, reason)
+        self._tell(failed)
         self._notify(failed)
         self._delete(message)
         return Outcome.FAILED
@@ -253,6 +266,7 @@ class JobProcessor:
                 failed = run.finish(_ended(JobStatus.FAILED, reason))
             except _LostClaim:
                 return Outcome.DEFERRED
+            self._tell(failed)
             self._notify(failed)
             # Back to the queue at once: its next receive moves it to the dead-letter queue.
             self._release(message, delay_s=0)
@@ -272,7 +286,7 @@ class JobProcessor:
 
     def _cancel(self, job: Job, message: QueueMessage) -> Outcome:
         try:
-            self.store.update(
+            cancelled = self.store.update(
                 job.job_id,
                 _ended(JobStatus.CANCELLED, "cancelled by the client"),
                 expect_status=(JobStatus.PROCESSING,),
@@ -280,6 +294,7 @@ class JobProcessor:
             )
         except (ConflictError, JobNotFoundError):
             return Outcome.DEFERRED
+        self._tell(cancelled)
         self._delete(message)
         return Outcome.CANCELLED
 
@@ -318,6 +333,14 @@ class JobProcessor:
         # A worker that died between completing a job and sending its webhook leaves this.
         if job.webhook_delivery is None and job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
             self._notify(job)
+
+    def _tell(self, job: Job) -> None:
+        if self.events is None:
+            return
+        try:
+            self.events.job_changed(job)
+        except AutovidError as exc:  # the job's own record is right; a later read repairs the batch
+            log.warning("job %s: its batch could not be updated: %s", job.job_id, exc.message)
 
     # --- queue helpers -------------------------------------------------------------------------
 

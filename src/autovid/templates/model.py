@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from autovid.errors import ErrorDetail, SpecError
+from autovid.spec.validation import format_path
 
 VariableType = Literal["string", "number", "integer", "boolean", "asset"]
 VARIABLE_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
@@ -139,8 +140,6 @@ class RowOutcome:
 
 def load_template_document(raw: bytes | str | dict[str, Any]) -> Template:
     """JSON (or a decoded object) -> ``Template``, with the document's own errors located."""
-    from autovid.spec.validation import format_path
-
     if isinstance(raw, bytes | str):
         try:
             raw = json.loads(raw)

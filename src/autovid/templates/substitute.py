@@ -65,7 +65,8 @@ def row_values(
         if value is None:
             if variable.is_required:
                 problems.append(RowErrorDetail(f"variables.{name}", "is required", row_index, name))
-            values[name] = variable.default
+            else:  # checked when the template was parsed; this gives its typed form (3.0 -> 3)
+                values[name] = check_value(variable, variable.default, allow_private=True)
             continue
         try:
             values[name] = check_value(variable, value, allow_private=allow_private)

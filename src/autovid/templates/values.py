@@ -165,8 +165,11 @@ def from_cell(variable: Variable, cell: str) -> Any:
 
 
 def short(value: Any, limit: int = 60) -> str:
+    """A value as an error message quotes it: cut to about ``limit`` characters."""
+    if isinstance(value, str) and len(value) > limit:  # a cut copy, not a repr of megabytes
+        return f"{value[: limit - 8]!r}… ({len(value)} characters)"
     text = repr(value)
-    return text if len(text) <= limit else f"{text[: limit - 5]}…{text[-3:]} ({len(str(value))} characters)"
+    return text if len(text) <= limit else f"{text[: limit - 5]}… ({len(text)} characters)"
 
 
 def _kind(value: Any) -> str:

@@ -48,6 +48,7 @@ def resources(emulator: Emulator, clients: AwsClients) -> Resources:
         bucket=f"autovid-test-{suffix}",
         queue=f"autovid-jobs-{suffix}",
         table=f"autovid-jobs-{suffix}",
+        batches_table=f"autovid-batches-{suffix}",
         region=emulator.region,
         max_receives=MAX_RECEIVES,
         visibility_timeout_s=30,

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from autovid.auth.plans import UsagePlan
 from autovid.bootstrap import Container, bootstrap
 from autovid.config import Settings
 from autovid.entrypoints.api import create_app
+from autovid.errors import MediaError
 from autovid.render.pipeline import RenderResult
 
 GENEROUS = UsagePlan(rate_per_s=1000.0, burst=1000, quota_per_day=None)
@@ -42,14 +43,19 @@ class Clock:
 
 @dataclass
 class CountingRender:
-    """A render that counts its calls and writes a real tiny MP4 (for drain-after-cancel)."""
+    """A render that counts its calls and writes a real tiny MP4 (for drain-after-cancel). A job
+    whose ``jobInfo.title`` is in ``failing_titles`` fails for good (a batch's bad rows)."""
 
     calls: int = 0
+    failing_titles: set[str] = field(default_factory=set)
 
     def __call__(
         self, spec: Any, *, output_path: Path, progress: Any = None, checkpoint: Any = None, **_: Any
     ) -> Any:
         self.calls += 1
+        title = spec.jobInfo.title if spec.jobInfo is not None else None
+        if title in self.failing_titles:
+            raise MediaError(f"render refused '{title}' (a test's failing row)")
         samples.make_video(output_path, duration_s=1.0, fps=10, audio=True)
         return RenderResult(output_path, 1.0, output_path.stat().st_size, timings_s={}, video_copied=False)
 
@@ -102,7 +108,10 @@ def serve_in_thread(app: Any, sock: socket.socket) -> tuple[uvicorn.Server, thre
 def api_factory(tmp_path: Path) -> Iterator[Callable[..., ApiServer]]:
     started: list[tuple[uvicorn.Server, threading.Thread, ApiServer]] = []
 
-    def start(overrides: dict[str, Any] | None = None, **settings: Any) -> ApiServer:
+    def start(
+        overrides: dict[str, Any] | None = None, *, real_render: bool = False, **settings: Any
+    ) -> ApiServer:
+        """``real_render``: the worker renders for real (FFmpeg, espeak-ng, the managed files)."""
         sock = free_socket()
         port = sock.getsockname()[1]
         values: dict[str, Any] = {
@@ -114,9 +123,10 @@ def api_factory(tmp_path: Path) -> Iterator[Callable[..., ApiServer]]:
         }
         values.update(settings)
         render = CountingRender()
-        container = bootstrap(
-            Settings(**values), render=render, assets=object(), speech=object(), **(overrides or {})
+        fakes: dict[str, Any] = (
+            {} if real_render else {"render": render, "assets": object(), "speech": object()}
         )
+        container = bootstrap(Settings(**values), **fakes, **(overrides or {}))
         clock = Clock()
         keys = SqliteKeyStore(container.db, clock=clock)
         app = create_app(container, authenticator=LocalAuthenticator(keys))

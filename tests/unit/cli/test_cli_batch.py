@@ -19,7 +19,8 @@ runner = CliRunner()
 
 
 def invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, ["batch", *args], env={"COLUMNS": "200"})
+    env = {"COLUMNS": "200", "AUTOVID_ALLOW_PRIVATE_URLS": "false", "AUTOVID_ALLOW_HTTP": "false"}
+    result = runner.invoke(app, ["batch", *args], env=env)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.output
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from cfnlint.api import lint_file
 
-from autovid.adapters.aws import dynamo_jobs
+from autovid.adapters.aws import dynamo_batches, dynamo_jobs
 from autovid.config import Settings
 
 PROCESSOR_HANDLER = "autovid.entrypoints.lambdas.processor.handler"
@@ -21,6 +21,7 @@ COMMON_ENV = {
     "S3_BUCKET_NAME",
     "APP_AWS_REGION",
     "DYNAMODB_JOBS_TABLE_NAME",
+    "DYNAMODB_BATCHES_TABLE_NAME",
     "SQS_JOBS_QUEUE_URL",
     "WEBHOOK_MAX_HEADERS_SIZE",
     "WEBHOOK_MAX_METADATA_SIZE",
@@ -135,6 +136,9 @@ def test_resource_names_follow_the_seed(cfn_resources: dict[str, Any], names: di
     assert render_sub(props(cfn_resources, "JobsTable")["TableName"], names) == (
         f"auto-vid-dynamodb-jobs-{stack_account}"
     )
+    assert render_sub(props(cfn_resources, "BatchesTable")["TableName"], names) == (
+        f"auto-vid-dynamodb-batches-{stack_account}"
+    )
     _, layer = only(cfn_resources, "AWS::Lambda::LayerVersion")
     assert render_sub(layer["Properties"]["LayerName"], names) == f"auto-vid-layer-shared-{stack_account}"
     assert props(cfn_resources, "ApiKey")["Name"] == "auto-vid-api-key"
@@ -219,6 +223,26 @@ def test_jobs_table_is_on_demand_with_ttl_and_the_adapters_owner_index(cfn_resou
     for function in ("ApiFunction", "ProcessorFunction"):
         env = props(cfn_resources, function)["Environment"]["Variables"]
         assert env["DYNAMODB_JOBS_TABLE_NAME"] == {"Ref": "JobsTable"}
+
+
+def test_batches_table_has_the_adapters_keys_and_ttl(cfn_resources: dict[str, Any]) -> None:
+    """The layout autovid.adapters.aws.dynamo_batches reads and writes."""
+    table = props(cfn_resources, "BatchesTable")
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [
+        {"AttributeName": dynamo_batches.PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": dynamo_batches.SORT_KEY, "KeyType": "RANGE"},
+    ]
+    types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+    assert types == {dynamo_batches.PARTITION_KEY: "S", dynamo_batches.SORT_KEY: "S"}
+    assert "GlobalSecondaryIndexes" not in table
+    assert table["TimeToLiveSpecification"] == {
+        "AttributeName": dynamo_batches.TTL_ATTRIBUTE,
+        "Enabled": True,
+    }
+    for function in ("ApiFunction", "ProcessorFunction"):
+        env = props(cfn_resources, function)["Environment"]["Variables"]
+        assert env["DYNAMODB_BATCHES_TABLE_NAME"] == {"Ref": "BatchesTable"}
 
 
 # --- bucket ----------------------------------------------------------------------------------------
@@ -455,6 +479,7 @@ def test_api_role_is_least_privilege(cfn_resources: dict[str, Any]) -> None:
         "dynamodb:UpdateItem",
         "dynamodb:Query",
         "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
         "sqs:SendMessage",
     }
     assert statement(role, "UploadAssets")["Resource"] == {"Fn::Sub": "${Bucket.Arn}/assets/*"}
@@ -473,6 +498,10 @@ def test_api_role_is_least_privilege(cfn_resources: dict[str, Any]) -> None:
         "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{dynamo_jobs.IDEMPOTENCY_PREFIX}*"]}
     }
     assert statement(role, "EnqueueJobs")["Resource"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}
+    # Rows are written in bulk only to the batches table, never to the jobs table.
+    batches = statement(role, "TemplatesAndBatches")
+    assert batches["Resource"] == {"Fn::GetAtt": ["BatchesTable", "Arn"]}
+    assert "dynamodb:BatchWriteItem" not in as_list(statement(role, "JobRecords")["Action"])
     # Download URLs of outputs in the deployer's own buckets.
     (custom,) = [st["Fn::If"] for st in statements(role) if "Fn::If" in st]
     assert custom[0] == "HasExtraWritableObjects"
@@ -500,6 +529,9 @@ def test_processor_role_is_least_privilege(cfn_resources: dict[str, Any]) -> Non
     assert statement(role, "WriteOutputs")["Resource"] == {"Fn::Sub": "${Bucket.Arn}/outputs/*"}
     assert statement(role, "JobRecords")["Resource"] == {"Fn::GetAtt": ["JobsTable", "Arn"]}
     assert statement(role, "ConsumeJobs")["Resource"] == {"Fn::GetAtt": ["JobsQueue", "Arn"]}
+    counters = statement(role, "BatchCounters")
+    assert set(counters["Action"]) == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert counters["Resource"] == {"Fn::GetAtt": ["BatchesTable", "Arn"]}
     # Custom buckets (s3:// sources and destinations) only when the deployer lists them.
     conditional = {st["Fn::If"][0]: st["Fn::If"] for st in statements(role) if "Fn::If" in st}
     assert set(conditional) == {"HasExtraReadableObjects", "HasExtraWritableObjects"}
@@ -562,6 +594,7 @@ def test_outputs(cfn_template: dict[str, Any]) -> None:
         "JobsQueueUrl",
         "JobsDeadLetterQueueUrl",
         "JobsTableName",
+        "BatchesTableName",
         "ApiFunctionName",
         "ProcessorFunctionName",
         "ProcessorImageCommand",

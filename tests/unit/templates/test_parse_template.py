@@ -129,3 +129,23 @@ def test_a_deeply_nested_document_is_refused_not_a_crash(base: dict[str, Any]) -
         nested = "[" * depth + "]" * depth
         text = json.dumps(base).replace('"timeline": [', f'"jobInfo": {{"tags": {nested}}}, "timeline": [', 1)
         assert "nested more than 32 levels" in errors_of(text)["$"]
+
+
+def test_every_enum_value_must_make_a_valid_spec(base: dict[str, Any]) -> None:
+    base["variables"]["voice"] = {"type": "string", "enum": ["Joanna", "Matthew", "Bobby"]}
+    base["spec"]["timeline"][0]["data"]["provider"] = "aws-polly"
+    base["spec"]["timeline"][0]["data"]["providerConfig"]["voiceId"] = "{{voice}}"
+    errors = errors_of(base)
+    assert list(errors) == ["variables.voice.enum[2]"]
+    message = errors["variables.voice.enum[2]"]
+    assert message.startswith("'Bobby' makes an invalid spec: spec.timeline[0].data.providerConfig.voiceId: ")
+    assert "unknown Amazon Polly voice 'Bobby'" in message
+
+
+def test_the_example_template_follows_the_published_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((REPO_ROOT / "docs" / "template.schema.json").read_text())
+    document = json.loads((REPO_ROOT / "examples" / "greeting.template.json").read_text())
+    jsonschema.validate(document, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**document, "variables": {"x": {"type": "text"}}}, schema)

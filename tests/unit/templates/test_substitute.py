@@ -63,6 +63,11 @@ def test_values_read_naturally_inside_text() -> None:
     assert tts_text(substitute(template, {"firstName": "A"}), 1) == "3 seats, 2 each, vip false"
     row = {"firstName": "A", "count": 12.0, "price": 0.25, "vip": True}
     assert tts_text(substitute(template, row), 1) == "12 seats, 0.25 each, vip true"
+    spec["timeline"][1]["start"] = "{{count}}"
+    spec["timeline"][1]["data"]["text"] = "hello"
+    template = parse_template(document(spec, count={"type": "integer", "default": 3.0}))
+    start = substitute(template, {"firstName": "A"})["timeline"][1]["start"]
+    assert start == 3 and isinstance(start, int)  # the default in its typed form
 
 
 def test_a_value_holding_a_placeholder_stays_literal(template: Template) -> None:
@@ -205,3 +210,10 @@ def test_a_row_with_thousands_of_unknown_keys_gets_a_short_answer(template: Temp
         and errors["variables"]["message"] == "4990 more values are not variables of the template"
     )
     assert all(len(path) < 100 for path in errors)
+
+
+def test_errors_quote_a_huge_value_briefly(template: Template) -> None:
+    errors = row_errors(template, {"firstName": "Ann", "musicVolume": "9" * 10_000_000})
+    message = errors["variables.musicVolume"]["message"]
+    assert message.startswith("must be a number; got text '999") and message.endswith("(10000000 characters)")
+    assert len(message) < 120

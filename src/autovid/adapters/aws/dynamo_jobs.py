@@ -27,7 +27,8 @@ import math
 import random
 import time
 import zlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -54,6 +55,7 @@ IDEMPOTENCY_PREFIX = "idem#"
 MAX_SPEC_BYTES = 300_000  # DynamoDB items hold 400 KB; leave room for the other attributes
 COMPRESS_ABOVE_BYTES = 32_000
 _TRANSACTION_ATTEMPTS = 6
+_PARALLEL_PUTS = 16  # a batch's jobs: conditional puts cannot be batched, so they go side by side
 _MAX_NUMBER = 1e126  # DynamoDB's number range
 _MIN_NUMBER = 1e-130
 
@@ -78,8 +80,12 @@ ATTRIBUTES: dict[str, str] = {
     "expires_at": "expiresAt",
     "claim_token": "claimToken",
     "claim_expires_at": "claimExpiresAt",
+    "batch_id": "batchId",
+    "batch_row": "batchRow",
 }
-_IMMUTABLE = frozenset({"job_id", "owner", "submitted_at"})  # they make up the table and index keys
+_IMMUTABLE = frozenset(
+    {"job_id", "owner", "submitted_at", "batch_id", "batch_row"}
+)  # they make up the table and index keys
 _PROBE = Job(job_id="probe", owner="probe", spec={})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -100,6 +106,17 @@ class DynamoJobStore(JobStore):
             self._put_new(job, item)
             return job
         return self._create_idempotent(job, item)
+
+    def create_many(self, jobs: Sequence[Job]) -> list[Job]:
+        def put(job: Job) -> Job | None:
+            try:
+                self._put_new(job, job_item(job))
+            except ConflictError:  # stored by an earlier attempt at the same batch
+                return None
+            return job
+
+        with ThreadPoolExecutor(max_workers=_PARALLEL_PUTS) as pool:
+            return [job for job in pool.map(put, jobs) if job is not None]
 
     def get(self, job_id: str) -> Job | None:
         item = self._get_item(job_id)

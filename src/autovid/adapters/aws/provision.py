@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from autovid.adapters.aws.clients import AwsClients
+from autovid.adapters.aws.dynamo_batches import PARTITION_KEY as BATCHES_PARTITION_KEY
+from autovid.adapters.aws.dynamo_batches import SORT_KEY as BATCHES_SORT_KEY
+from autovid.adapters.aws.dynamo_batches import TTL_ATTRIBUTE as BATCHES_TTL_ATTRIBUTE
 from autovid.adapters.aws.dynamo_jobs import (
     OWNER_INDEX,
     OWNER_INDEX_PARTITION,
@@ -27,14 +30,18 @@ class Resources:
     queue_url: str
     dead_letter_queue_url: str
     table: str
+    batches_table: str | None = None
 
     def environment(self) -> dict[str, str]:
         """The settings (environment variables) that point autovid at these resources."""
-        return {
+        variables = {
             "S3_BUCKET_NAME": self.bucket,
             "SQS_JOBS_QUEUE_URL": self.queue_url,
             "DYNAMODB_JOBS_TABLE_NAME": self.table,
         }
+        if self.batches_table:
+            variables["DYNAMODB_BATCHES_TABLE_NAME"] = self.batches_table
+        return variables
 
 
 def provision(
@@ -46,13 +53,16 @@ def provision(
     region: str,
     max_receives: int = 3,
     visibility_timeout_s: int = 60,
+    batches_table: str | None = None,
 ) -> Resources:
     create_bucket(clients.s3, bucket, region)
     dead_letter_url, queue_url = create_queues(
         clients.sqs, queue, max_receives=max_receives, visibility_timeout_s=visibility_timeout_s
     )
     create_table(clients.dynamodb, table)
-    return Resources(bucket, queue_url, dead_letter_url, table)
+    if batches_table:
+        create_batches_table(clients.dynamodb, batches_table)
+    return Resources(bucket, queue_url, dead_letter_url, table, batches_table)
 
 
 def create_bucket(s3: Any, bucket: str, region: str) -> None:
@@ -102,4 +112,24 @@ def create_table(dynamodb: Any, table: str) -> None:
     dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
     dynamodb.update_time_to_live(
         TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+
+
+def create_batches_table(dynamodb: Any, table: str) -> None:
+    """Templates and batches (``dynamo_batches.py``): ``pk`` + ``sk``, TTL ``expiresAt``."""
+    dynamodb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": BATCHES_PARTITION_KEY, "AttributeType": "S"},
+            {"AttributeName": BATCHES_SORT_KEY, "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": BATCHES_PARTITION_KEY, "KeyType": "HASH"},
+            {"AttributeName": BATCHES_SORT_KEY, "KeyType": "RANGE"},
+        ],
+    )
+    dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    dynamodb.update_time_to_live(
+        TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": BATCHES_TTL_ATTRIBUTE}
     )

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 
 from autovid.adapters.aws.clients import make_clients
+from autovid.adapters.aws.dynamo_batches import DynamoBatchStore, DynamoTemplateStore
 from autovid.adapters.aws.dynamo_jobs import DynamoJobStore
 from autovid.adapters.aws.s3_blobs import S3BlobStore
 from autovid.adapters.aws.sqs_queue import SqsJobQueue
@@ -23,6 +24,7 @@ def aws_adapters(settings: Settings) -> Adapters:
     # Settings refuse backend=aws without these three; the asserts only narrow the types.
     assert settings.jobs_table_name and settings.jobs_queue_url and settings.s3_bucket_name
     clients = make_clients(settings)
+    batches_table = settings.batches_table_name  # without it: no /templates or /batches
     return Adapters(
         store=DynamoJobStore(clients.dynamodb, settings.jobs_table_name),
         queue=SqsJobQueue(clients.sqs, settings.jobs_queue_url, lease_s=settings.lease_s),
@@ -30,6 +32,8 @@ def aws_adapters(settings: Settings) -> Adapters:
         speech_engine=_speech_engine(settings, clients.polly),
         webhook_secret=_webhook_secret(settings),
         s3_client=clients.s3,  # s3:// asset sources use the same endpoint and region
+        template_store=DynamoTemplateStore(clients.dynamodb, batches_table) if batches_table else None,
+        batch_store=DynamoBatchStore(clients.dynamodb, batches_table) if batches_table else None,
     )
 
 

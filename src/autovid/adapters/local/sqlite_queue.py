@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from autovid.adapters.local.db import Database
@@ -77,6 +77,14 @@ class SqliteJobQueue(JobQueue):
             conn.execute(
                 "INSERT INTO messages (id, job_id, sent_at, visible_at) VALUES (?, ?, ?, ?)",
                 (uuid.uuid4().hex, job_id, now, now + max(0.0, delay_s)),
+            )
+
+    def send_many(self, job_ids: Sequence[str]) -> None:
+        now = self._clock()
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO messages (id, job_id, sent_at, visible_at) VALUES (?, ?, ?, ?)",
+                [(uuid.uuid4().hex, job_id, now, now) for job_id in job_ids],
             )
 
     def receive(

@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 
 from autovid.auth.authenticators import ApiGatewayAuthenticator, Authenticator, LocalAuthenticator
 from autovid.auth.keys import KeyStore
+from autovid.entrypoints.api.batches_routes import install_batch_routes
 from autovid.entrypoints.api.errors import install_error_handlers
 from autovid.entrypoints.api.routes import ApiContext, build_router
 from autovid.errors import ConfigError
@@ -47,6 +48,7 @@ def create_app(container: Any, *, authenticator: Authenticator | None = None) ->
     )
     install_error_handlers(app)
     app.include_router(build_router(ctx))
+    install_batch_routes(app, ctx, getattr(container, "batches", None))
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.context = ctx
     return app

@@ -43,6 +43,7 @@ def _options(
 from autovid.entrypoints.cli import render as _render  # noqa: E402, F401
 from autovid.entrypoints.cli import batch as _batch  # noqa: E402, F401
 from autovid.entrypoints.cli import service as _service  # noqa: E402, F401
+from autovid.entrypoints.cli import batch_remote as _batch_remote  # noqa: E402, F401
 # isort: on
 
 

@@ -61,7 +61,10 @@ def batch(
     ),
 ) -> None:
     """Render a template for every row of ROWS into DIR/<the row's output.filename>."""
-    settings = Settings()
+    # Imported here: the help lists commands in import order, the service's after this one.
+    from autovid.entrypoints.cli.service import load_settings
+
+    settings = load_settings()
     template = _load_template(template_path, settings)
     outcomes = expand_rows(
         template,

@@ -20,6 +20,7 @@ from autovid.errors import AutovidError
 
 _renderer: Callable[..., Any] | None = None
 _settings: Settings | None = None
+_setup_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,16 @@ class RowResult:
 
 
 def init_worker(base_dir: Path, allowed_roots: Sequence[Path]) -> None:
-    """Process initializer: the renderer every row of this process reuses."""
+    """Process initializer: the renderer every row of this process reuses. A failure here is
+    kept and reported by every row (a failing initializer would only say the pool broke)."""
     from autovid.bootstrap import build_renderer
 
-    global _renderer, _settings
-    _settings = Settings()
-    _renderer = build_renderer(_settings, base_dir=base_dir, allowed_roots=allowed_roots)
+    global _renderer, _settings, _setup_error
+    try:
+        _settings = Settings()
+        _renderer = build_renderer(_settings, base_dir=base_dir, allowed_roots=allowed_roots)
+    except Exception as exc:
+        _setup_error = f"the renderer could not be set up: {exc}"
 
 
 def render_row(job: RowJob) -> RowResult:
@@ -53,7 +58,8 @@ def render_row(job: RowJob) -> RowResult:
     Never raises: a failure is the row's result."""
     from autovid.spec.validation import parse_spec
 
-    assert _renderer is not None and _settings is not None, "init_worker() first"
+    if _renderer is None or _settings is None:
+        return RowResult(job.row, job.output_path, _setup_error or "init_worker() was not called")
     started = time.perf_counter()
     partial = job.output_path.with_name(f".{job.output_path.stem}.{os.getpid()}.partial.mp4")
     try:
