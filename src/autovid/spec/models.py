@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from autovid.spec.fonts import FONT_FAMILIES
 from autovid.spec.ssml import ssml_problem
 from autovid.spec.voices import engine_problem, find_voice, language_problem, unknown_voice_message
 
@@ -77,9 +78,16 @@ class VideoAsset(AudioAsset):
     )
 
 
+class CaptionsAsset(AudioAsset):
+    """An SRT or WebVTT file, the captions of a pre-recorded voice-over."""
+
+
 class Assets(_Model):
     video: VideoAsset
     audio: Annotated[list[AudioAsset], Field(max_length=200)] = []
+    captions: Annotated[list[CaptionsAsset], Field(max_length=200)] = Field(
+        default=[], description="SRT or WebVTT files that audio events name in captionsAssetId."
+    )
 
 
 class BackgroundMusic(_Model):
@@ -106,11 +114,16 @@ class TtsData(_Ducking):
     provider: Literal["aws-polly", "espeak-ng"] = "aws-polly"
     providerConfig: ProviderConfig = ProviderConfig()
     volume: Volume = 1.0
+    captions: bool = Field(default=True, description="false leaves this speech out of the captions.")
 
 
 class AudioData(_Ducking):
     assetId: Annotated[str, Field(min_length=1)]
     volume: Volume = 0.5
+    captionsAssetId: str | None = Field(
+        default=None,
+        description="An assets.captions id: its SRT/WebVTT cues, shifted by the event's start, join the captions.",
+    )
 
 
 class TtsEvent(_Model):
@@ -141,10 +154,77 @@ class Encoding(_Model):
         return parse_bitrate(self.audio_bitrate) if self.audio_bitrate else None
 
 
+HexColor = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
+
+
+class BurnIn(_Model):
+    """Captions drawn into the picture (the video is then re-encoded once with libx264)."""
+
+    font: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        default="auto", description="A font family (see docs/SPEC.md); auto picks one for the language."
+    )
+    fontSize: Annotated[float, Field(ge=0.01, le=0.3)] = Field(
+        default=0.05, description="Text height as a fraction of the frame height."
+    )
+    color: HexColor = "#FFFFFF"
+    highlightColor: HexColor | None = Field(
+        default=None, description="Colour of the word being spoken (karaoke style); none: no highlight."
+    )
+    outlineColor: HexColor = "#000000"
+    outlineWidth: Annotated[float, Field(ge=0.0, le=0.3)] = Field(
+        default=0.08, description="Outline thickness as a fraction of the font size; 0: none."
+    )
+    backgroundColor: HexColor = "#000000"
+    backgroundOpacity: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    position: Literal["bottom", "top", "middle"] = "bottom"
+    margin: Annotated[float, Field(ge=0.0, le=0.45)] = Field(
+        default=0.06, description="Distance from the frame's edge as a fraction of its height."
+    )
+    uppercase: bool = False
+
+    @field_validator("font")
+    @classmethod
+    def _known_font(cls, value: str) -> str:
+        if value != "auto" and value not in FONT_FAMILIES:
+            known = ", ".join(f"'{name}'" for name in ("auto", *FONT_FAMILIES))
+            raise ValueError(f"unknown font '{value}'; available fonts: {known}")
+        return value
+
+
+class CaptionsOutput(_Model):
+    """Captions from the voice-over text, timed by the speech engine."""
+
+    formats: Annotated[list[Literal["srt", "vtt"]], Field(max_length=2)] = ["srt", "vtt"]
+    track: bool = Field(default=True, description="A mov_text subtitle stream in the MP4.")
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None = Field(
+        default=None, description="BCP 47 tag; default: the first captioned TTS event's language."
+    )
+    maxCharsPerLine: Annotated[int, Field(ge=8, le=100)] = 42
+    maxLines: Annotated[int, Field(ge=1, le=4)] = 2
+    maxCharsPerSecond: Annotated[float, Field(ge=5, le=60)] = 20.0
+    minDuration: Annotated[float, Field(ge=0.2, le=5.0)] = 0.8
+    maxDuration: Annotated[float, Field(ge=1.0, le=20.0)] = 7.0
+    burnIn: BurnIn | None = None
+
+    @field_validator("formats")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a format twice")
+        return value
+
+    @model_validator(mode="after")
+    def _durations(self) -> CaptionsOutput:
+        if self.minDuration > self.maxDuration:
+            raise ValueError(f"minDuration {self.minDuration:g} is longer than maxDuration {self.maxDuration:g}")
+        return self
+
+
 class Output(_Model):
     filename: Annotated[str, Field(min_length=1, max_length=200)]
     destination: Annotated[str, Field(max_length=2048)] | None = None
     encoding: Encoding = Encoding()
+    captions: CaptionsOutput | None = None
 
     @field_validator("filename")
     @classmethod
@@ -239,6 +319,7 @@ class JobSpec(_Model):
                 )
             if isinstance(event, TtsEvent):
                 problems.extend((("timeline", i, "data", *p), m) for p, m in _tts_problems(event.data))
+        problems.extend(_captions_problems(self))
         if problems:
             raise _CrossFieldErrors(problems)
         return self
@@ -274,6 +355,32 @@ def _tts_problems(data: TtsData) -> list[tuple[tuple[str, ...], str]]:
             language = language_problem(voice, config.languageCode)
             if language:
                 problems.append((("providerConfig", "languageCode"), language))
+    return problems
+
+
+def _captions_problems(spec: JobSpec) -> list[tuple[tuple[str | int, ...], str]]:
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    ids = [a.id for a in spec.assets.captions]
+    known = ", ".join(f"'{a}'" for a in ids) or "none (assets.captions is empty)"
+    taken = {spec.assets.video.id, *(a.id for a in spec.assets.audio)}
+    for i, asset in enumerate(spec.assets.captions):
+        if asset.id in taken:
+            problems.append((("assets", "captions", i, "id"), f"duplicate asset id '{asset.id}'; ids must be unique"))
+        taken.add(asset.id)
+        if not asset.source.lower().split("?")[0].endswith((".srt", ".vtt")):
+            problems.append(
+                (("assets", "captions", i, "source"), "must be an SRT or WebVTT file (.srt or .vtt)")
+            )
+    for i, event in enumerate(spec.timeline):
+        if isinstance(event, AudioEvent) and event.data.captionsAssetId is not None:
+            if event.data.captionsAssetId not in ids:
+                problems.append(
+                    (
+                        ("timeline", i, "data", "captionsAssetId"),
+                        f"unknown captions asset id '{event.data.captionsAssetId}'; "
+                        f"known captions asset ids: {known}",
+                    )
+                )
     return problems
 
 
