@@ -122,7 +122,7 @@ class AudioData(_Ducking):
     volume: Volume = 0.5
     captionsAssetId: str | None = Field(
         default=None,
-        description="An assets.captions id: its SRT/WebVTT cues, shifted by the event's start, join the captions.",
+        description="An assets.captions id: its SRT/WebVTT cues, shifted by the event's start, are captions.",
     )
 
 
@@ -216,7 +216,9 @@ class CaptionsOutput(_Model):
     @model_validator(mode="after")
     def _durations(self) -> CaptionsOutput:
         if self.minDuration > self.maxDuration:
-            raise ValueError(f"minDuration {self.minDuration:g} is longer than maxDuration {self.maxDuration:g}")
+            raise ValueError(
+                f"minDuration {self.minDuration:g} is longer than maxDuration {self.maxDuration:g}"
+            )
         return self
 
 
@@ -365,22 +367,23 @@ def _captions_problems(spec: JobSpec) -> list[tuple[tuple[str | int, ...], str]]
     taken = {spec.assets.video.id, *(a.id for a in spec.assets.audio)}
     for i, asset in enumerate(spec.assets.captions):
         if asset.id in taken:
-            problems.append((("assets", "captions", i, "id"), f"duplicate asset id '{asset.id}'; ids must be unique"))
+            problems.append(
+                (("assets", "captions", i, "id"), f"duplicate asset id '{asset.id}'; ids must be unique")
+            )
         taken.add(asset.id)
         if not asset.source.lower().split("?")[0].endswith((".srt", ".vtt")):
             problems.append(
                 (("assets", "captions", i, "source"), "must be an SRT or WebVTT file (.srt or .vtt)")
             )
     for i, event in enumerate(spec.timeline):
-        if isinstance(event, AudioEvent) and event.data.captionsAssetId is not None:
-            if event.data.captionsAssetId not in ids:
-                problems.append(
-                    (
-                        ("timeline", i, "data", "captionsAssetId"),
-                        f"unknown captions asset id '{event.data.captionsAssetId}'; "
-                        f"known captions asset ids: {known}",
-                    )
+        wanted = event.data.captionsAssetId if isinstance(event, AudioEvent) else None
+        if wanted is not None and wanted not in ids:
+            problems.append(
+                (
+                    ("timeline", i, "data", "captionsAssetId"),
+                    f"unknown captions asset id '{wanted}'; known captions asset ids: {known}",
                 )
+            )
     return problems
 
 

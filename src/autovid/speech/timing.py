@@ -59,7 +59,9 @@ def _units(
 ) -> tuple[WordTiming, ...]:
     timed = sorted(starts)
     # Words before the first timed one join it; each other untimed word joins the one before it.
-    groups = [(timed[k] if k else 0, timed[k + 1] if k + 1 < len(timed) else len(spans)) for k in range(len(timed))]
+    groups = [
+        (timed[k] if k else 0, timed[k + 1] if k + 1 < len(timed) else len(spans)) for k in range(len(timed))
+    ]
     units: list[WordTiming] = []
     for k, (first, stop) in enumerate(groups):
         start_s = max(starts[timed[k]], units[-1].start_s if units else 0.0)

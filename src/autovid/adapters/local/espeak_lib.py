@@ -44,7 +44,9 @@ class _Event(ctypes.Structure):
     ]
 
 
-_Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+_Callback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,14 @@ def synthesize(text: str, voice: str, *, ssml: bool, timeout_s: float) -> Synthe
         encoded = text.encode("utf-8")
         flags = _CHARS_UTF8 | _ENDPAUSE | (_SSML if ssml else 0)
         status = library.espeak_Synth(
-            ctypes.c_char_p(encoded), ctypes.c_size_t(len(encoded) + 1), 0, _POS_CHARACTER, 0, flags, None, None
+            ctypes.c_char_p(encoded),
+            ctypes.c_size_t(len(encoded) + 1),
+            0,
+            _POS_CHARACTER,
+            0,
+            flags,
+            None,
+            None,
         )
         library.espeak_Synchronize()
         library.espeak_SetSynthCallback(None)
@@ -117,7 +126,9 @@ def _collect_events(events: ctypes.Array, into: list[EngineEvent]) -> None:
         name = ""
         if event.type == EVENT_MARK and event.id:
             name = ctypes.string_at(event.id).decode("utf-8", errors="replace")
-        into.append(EngineEvent(event.type, max(0, event.text_position - 1), event.audio_position / 1000, name))
+        into.append(
+            EngineEvent(event.type, max(0, event.text_position - 1), event.audio_position / 1000, name)
+        )
         index += 1
 
 
