@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from autovid.ports import WordTiming
 
-PAUSE_BREAK_S = 0.4  # a silence this long between two words starts a new cue
+PAUSE_BREAK_S = 0.2  # a silence this long between two words starts a new cue
 _SENTENCE_END = re.compile(r"[.!?\u2026\u3002\uff01\uff1f][\"'\u201d\u2019\u00bb)\]]*$")
 _CLAUSE_END = re.compile(r"[,;:\u2014\u2013\u3001\uff0c\uff1b\uff1a][\"'\u201d\u2019\u00bb)\]]*$")
 
@@ -48,6 +48,7 @@ class Cue:
     start_s: float
     end_s: float
     lines: tuple[tuple[Piece, ...], ...]
+    given: bool = False  # from a client's subtitle file: its times are kept (only overlaps end)
 
     @property
     def text(self) -> str:
@@ -177,13 +178,13 @@ def _timed(cues: list[Cue], rules: CaptionRules) -> list[Cue]:
     for index, cue in enumerate(cues):
         start_s = max(cue.start_s, timed[-1].end_s + rules.gap_s) if timed else cue.start_s
         chars = len(cue.text.replace("\n", ""))
-        wanted_s = max(
-            cue.end_s, start_s + rules.min_duration_s, start_s + chars / rules.max_chars_per_second
-        )
-        end_s = min(wanted_s, start_s + rules.max_duration_s)
+        reading_s = 0.0 if cue.given else max(rules.min_duration_s, chars / rules.max_chars_per_second)
+        end_s = max(cue.end_s, start_s + reading_s)
+        if not cue.given:
+            end_s = min(end_s, start_s + rules.max_duration_s)
         if index + 1 < len(cues):
             next_start = cues[index + 1].start_s
-            end_s = min(end_s, max(next_start - rules.gap_s, start_s + rules.min_duration_s))
+            end_s = min(end_s, max(next_start - rules.gap_s, start_s + min(reading_s, rules.min_duration_s)))
         timed.append(replace(cue, start_s=start_s, end_s=end_s))
     return timed
 

@@ -69,7 +69,7 @@ def _cue(start_s: float, end_s: float, text: str) -> Cue:
         for line in text.splitlines()
         if line.strip()
     )
-    return Cue(start_s, max(end_s, start_s), lines)
+    return Cue(start_s, max(end_s, start_s), lines, given=True)
 
 
 def _stamp(seconds: float, separator: str) -> str:

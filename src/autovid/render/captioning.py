@@ -101,9 +101,7 @@ def _asset_cues(spec: JobSpec, caption_paths: Mapping[str, Path]) -> list[Cue]:
                 found = read_subtitles(caption_paths[asset_id], offset_s=event.start)
             except SubtitleFileError as exc:
                 raise AssetError(asset_id, str(exc)) from None
-            cues += [
-                c if c.end_s <= end_s else Cue(c.start_s, end_s, c.lines) for c in found if c.start_s < end_s
-            ]
+            cues += found
     return cues
 
 

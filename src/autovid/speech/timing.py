@@ -14,6 +14,8 @@ import bisect
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from autovid.ports import WordTiming
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -71,3 +73,21 @@ def _units(
         char_start, char_end = spans[first][0], spans[stop - 1][1]
         units.append(WordTiming(text[char_start:char_end], start_s, end_s, char_start, char_end))
     return tuple(units)
+
+
+def trim_to_sound(
+    words: tuple[WordTiming, ...], samples: np.ndarray, sample_rate_hz: int, *, floor: float = 0.01
+) -> tuple[WordTiming, ...]:
+    """Each word's times moved in to where its own audio is audible: an engine that counts the
+    pause before a word as the word's start (espeak-ng does) would show the caption early."""
+    level = np.abs(samples.astype(np.float32)) / (np.abs(samples).max() or 1)
+    loud = np.flatnonzero(level > floor)
+    trimmed: list[WordTiming] = []
+    for word in words:
+        first, last = round(word.start_s * sample_rate_hz), round(word.end_s * sample_rate_hz)
+        inside = loud[(loud >= first) & (loud < last)]
+        if inside.size:
+            start_s, end_s = inside[0] / sample_rate_hz, (inside[-1] + 1) / sample_rate_hz
+            word = WordTiming(word.text, float(start_s), float(end_s), word.start_char, word.end_char)
+        trimmed.append(word)
+    return tuple(trimmed)

@@ -14,12 +14,14 @@ import struct
 import subprocess
 from functools import cached_property
 
+import numpy as np
+
 from autovid.adapters.local import espeak_lib
 from autovid.errors import SpeechError, TransientSpeechError
 from autovid.ports import SpeechAudio, SpeechEngine, SpeechRequest
 from autovid.spec.ssml import SsmlSyntaxError, mark_index, marked_ssml, strip_for_espeak
 from autovid.spec.voices import find_voice
-from autovid.speech.timing import Anchor, timed_words
+from autovid.speech.timing import Anchor, timed_words, trim_to_sound
 
 # Polly language code (lower case) -> espeak-ng voice. Codes not listed fall back to an installed
 # espeak-ng voice of the same name, then of the base language, then English. British English and
@@ -144,7 +146,9 @@ class EspeakEngine(SpeechEngine):
             raise SpeechError(f"espeak-ng produced no audio for the text {request.text[:60]!r}")
         duration_s = sum(len(block) for block in result.samples) / 2 / result.sample_rate_hz
         anchors = _anchors(result.events, positions if ssml else None)
-        return SpeechAudio(data=result.wav(), extension="wav", words=timed_words(spoken, anchors, duration_s))
+        pcm = np.frombuffer(b"".join(result.samples), dtype="<i2")
+        words = trim_to_sound(timed_words(spoken, anchors, duration_s), pcm, result.sample_rate_hz)
+        return SpeechAudio(data=result.wav(), extension="wav", words=words)
 
     def voice_for(self, request: SpeechRequest) -> str:
         """The espeak-ng voice (``fr-fr+f3``) for the request's language and the Polly voice's gender."""
