@@ -7,7 +7,7 @@ import pytest
 from autovid.captions.cues import CaptionRules, CaptionTrack, Cue, build_cues
 from autovid.captions.subtitles import srt_text, vtt_text
 from autovid.ports import WordTiming
-from autovid.speech.timing import Anchor, timed_words
+from autovid.speech.timing import Anchor, timed_words, word_spans
 
 RULES = CaptionRules(gap_s=2 / 25)
 
@@ -17,17 +17,11 @@ def spoken(
 ) -> tuple[WordTiming, ...]:
     """Words of ``text`` timed as an engine would report them: one anchor per word."""
     anchors, time_s = [], 0.0
-    for index, (start, end) in enumerate(_spans(text)):
+    for index, (start, _) in enumerate(word_spans(text)):
         time_s += (pauses or {}).get(index, 0.0)
         anchors.append(Anchor(start, time_s, time_s + rate_s * 0.9))
         time_s += rate_s
     return timed_words(text, anchors, time_s)
-
-
-def _spans(text: str) -> list[tuple[int, int]]:
-    from autovid.speech.timing import word_spans
-
-    return word_spans(text)
 
 
 def shown_words(cues: tuple[Cue, ...]) -> list[str]:
