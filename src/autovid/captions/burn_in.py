@@ -1,9 +1,11 @@
 """Burned-in captions: each cue drawn once (per highlighted word) with Pillow, then blended into
-decoded frames. Drawing is kept apart from encoding: the muxer hands each frame and its time to
-``CaptionPainter.overlay`` and encodes what comes back.
+decoded frames. Drawing is kept apart from encoding: the muxer hands each frame's pixels and its
+time to ``CaptionPainter.overlay`` and encodes what comes back.
 
-Text is shaped by libraqm (HarfBuzz + FriBiDi) when Pillow has it, so accented, right-to-left and
-CJK lines render as the script requires; fonts are the families of ``spec.fonts``.
+Frames come and go as yuv420p arrays (the Y rows, then the U and V quarter planes), so this module
+reads and writes no media itself. Text is shaped by libraqm (HarfBuzz + FriBiDi) when Pillow has
+it, so accented, right-to-left and CJK lines render as the script requires; fonts are the families
+of ``spec.fonts``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 
@@ -66,7 +67,8 @@ def is_rtl(text: str) -> bool:
 
 
 class CaptionPainter:
-    """``overlay(frame, time_s)``: the frame with the cue on screen at ``time_s`` drawn in."""
+    """``overlay(pixels, time_s)``: a yuv420p frame's pixels with the cue on screen at ``time_s``
+    drawn in (a new array), or None when no cue is on screen."""
 
     def __init__(
         self, cues: Sequence[Cue], style: BurnIn, language: str | None, width: int, height: int
@@ -78,14 +80,14 @@ class CaptionPainter:
         self._font_file = font_path(style.font, language)
         self._drawn: dict[tuple[int, int | None], Drawn] = {}
 
-    def overlay(self, frame: av.VideoFrame, time_s: float) -> av.VideoFrame:
+    def overlay(self, pixels: np.ndarray, time_s: float) -> np.ndarray | None:
         state = self.state_at(time_s)
         if state is None:
-            return frame
+            return None
         drawn = self._drawn.get(state)
         if drawn is None:
             drawn = self._drawn[state] = self._draw(*state)
-        return _blend(frame, drawn)
+        return _blend(pixels, drawn)
 
     def state_at(self, time_s: float) -> tuple[int, int | None] | None:
         """(cue index, highlighted piece index) on screen at ``time_s``, or None."""
@@ -119,8 +121,14 @@ class CaptionPainter:
             left = (self.width - line_w) / 2
             top = pad + row * line_h
             self._background(draw, left, top, line_w, line_h, pad)
-            draw.text((left, top), text, font=font, fill=_rgb(self.style.color), stroke_width=outline,
-                      stroke_fill=_rgb(self.style.outlineColor))  # fmt: skip
+            draw.text(
+                (left, top),
+                text,
+                font=font,
+                fill=_rgb(self.style.color),
+                stroke_width=outline,
+                stroke_fill=_rgb(self.style.outlineColor),
+            )
             if highlight is not None and flat <= highlight < flat + len(line):
                 self._highlight(block, font, line, highlight - flat, (left, top, line_w, line_h), outline)
             flat += len(line)
@@ -142,8 +150,14 @@ class CaptionPainter:
         word_w = font.getlength(line[k].text)
         x0 = left + line_w - before - word_w if is_rtl(text) else left + before
         coloured = Image.new("RGBA", block.size, (0, 0, 0, 0))
-        ImageDraw.Draw(coloured).text((left, top), text, font=font, fill=_rgb(self.style.highlightColor or "#FFFF00"),
-                                      stroke_width=outline, stroke_fill=_rgb(self.style.outlineColor))  # fmt: skip
+        ImageDraw.Draw(coloured).text(
+            (left, top),
+            text,
+            font=font,
+            fill=_rgb(self.style.highlightColor or "#FFFF00"),
+            stroke_width=outline,
+            stroke_fill=_rgb(self.style.outlineColor),
+        )
         area = (
             max(0, int(x0) - outline),
             int(top),
@@ -213,10 +227,9 @@ def _halve(plane: np.ndarray) -> np.ndarray:
     return plane.reshape(plane.shape[0] // 2, 2, plane.shape[1] // 2, 2).mean(axis=(1, 3))
 
 
-def _blend(frame: av.VideoFrame, drawn: Drawn) -> av.VideoFrame:
-    """A new frame (a repeated input frame must not be drawn on twice) with the block blended in."""
-    data = frame.to_ndarray()  # yuv420p: Y rows, then U and V as quarter planes
-    width, height = frame.width, frame.height
+def _blend(data: np.ndarray, drawn: Drawn) -> np.ndarray:
+    """New pixels (a repeated input frame must not be drawn on twice) with the block blended in."""
+    height, width = data.shape[0] * 2 // 3, data.shape[1]
     y_plane = data[:height].astype(np.float32)
     chroma = data[height:].reshape(2, height // 2, width // 2).astype(np.float32)
     luma, u, v = drawn.planes
@@ -229,7 +242,4 @@ def _blend(frame: av.VideoFrame, drawn: Drawn) -> av.VideoFrame:
     ccol = slice(cols.start // 2, cols.start // 2 + m // 2)
     for plane, colour in ((chroma[0], u), (chroma[1], v)):
         plane[crow, ccol] += (colour[: n // 2, : m // 2] - plane[crow, ccol]) * half[: n // 2, : m // 2]
-    out = np.concatenate([y_plane, chroma.reshape(height // 2, width)]).round().clip(0, 255).astype(np.uint8)
-    result = av.VideoFrame.from_ndarray(out, format="yuv420p")
-    result.pts, result.time_base = frame.pts, frame.time_base
-    return result
+    return np.concatenate([y_plane, chroma.reshape(height // 2, width)]).round().clip(0, 255).astype(np.uint8)

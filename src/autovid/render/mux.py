@@ -199,6 +199,20 @@ class CopyingMp4Writer:
             raise
 
 
+def drawn_on(draw: Callable[[Any, float], Any]) -> Callable[[av.VideoFrame, float], av.VideoFrame]:
+    """An ``overlay`` for ``mux`` from a drawing on yuv420p pixels (None: nothing to draw)."""
+
+    def overlay(frame: av.VideoFrame, time_s: float) -> av.VideoFrame:
+        pixels = draw(frame.to_ndarray(), time_s)
+        if pixels is None:
+            return frame
+        drawn = av.VideoFrame.from_ndarray(pixels, format="yuv420p")
+        drawn.pts, drawn.time_base = frame.pts, frame.time_base
+        return drawn
+
+    return overlay
+
+
 def add_text_stream(out: av.container.OutputContainer, language: str) -> av.stream.Stream:
     stream = out.add_stream("mov_text")
     stream.codec_context.subtitle_header = _ASS_HEADER

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import av
 import numpy as np
 
 from autovid.captions.languages import mp4_language
@@ -38,7 +39,7 @@ from autovid.render.media import (
     scan_video,
 )
 from autovid.render.mixer import Mixer, SampleSource
-from autovid.render.mux import CopyingMp4Writer, TextTrack, VideoMode, choose_video_mode, mux
+from autovid.render.mux import CopyingMp4Writer, TextTrack, VideoMode, choose_video_mode, drawn_on, mux
 from autovid.render.plan import Plan, Source, make_plan
 from autovid.render.report import AudioReport, CaptionFile, RenderWarning, VoiceUsed
 from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
@@ -266,15 +267,17 @@ def _write_mp4(
     )
 
 
-def _burn_in(spec: JobSpec, captions: Captions | None, video: VideoInfo) -> Callable | None:
+def _burn_in(
+    spec: JobSpec, captions: Captions | None, video: VideoInfo
+) -> Callable[[av.VideoFrame, float], av.VideoFrame] | None:
     settings = spec.output.captions
     if captions is None or settings is None or settings.burnIn is None:
         return None
+    # Imported here: Pillow and its fonts load only for renders that burn captions in.
     from autovid.captions.burn_in import CaptionPainter
 
-    return CaptionPainter(
-        captions.cues, settings.burnIn, captions.language, video.width, video.height
-    ).overlay
+    painter = CaptionPainter(captions.cues, settings.burnIn, captions.language, video.width, video.height)
+    return drawn_on(painter.overlay)
 
 
 def _reporter(meter: _Progress, stage: str, low: float, high: float) -> Callable[[float], None]:
