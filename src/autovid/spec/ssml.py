@@ -171,29 +171,41 @@ def marked_ssml(ssml: str, *, for_espeak: bool = False) -> tuple[str, str, list[
     shows its alias; a client's own ``<mark>`` is kept; ``amazon:breath`` says nothing. Engines
     report each mark's time in the audio, so every word is timed by the engine itself.
     """
-    source = parse_ssml(strip_for_espeak(ssml)) if for_espeak else parse_ssml(ssml)
-    target = ET.Element(source.tag, source.attrib)
+    source = parse_ssml(ssml)
+    target = ET.Element("speak") if for_espeak else ET.Element(source.tag, source.attrib)
     spoken: list[str] = []
     positions: list[int] = []
-    _mark_content(source, target, spoken, positions)
+    _mark_content(source, target, spoken, positions, for_espeak)
     return ET.tostring(target, encoding="unicode"), "".join(spoken), positions
 
 
-def _mark_content(source: ET.Element, target: ET.Element, spoken: list[str], positions: list[int]) -> None:
+def _mark_content(
+    source: ET.Element, target: ET.Element, spoken: list[str], positions: list[int], for_espeak: bool
+) -> None:
     _mark_text(target, source.text or "", spoken, positions)
     for child in source:
         if child.tag in _BLOCK_TAGS:
             _separate(spoken)
         said = _said_whole(child)
-        if said:
+        if for_espeak and child.tag in _DROPPED_TAGS:
+            pass
+        elif said:
             _add_mark(target, spoken, positions)
             copied = copy.deepcopy(child)
             copied.tail = None
+            if for_espeak:
+                copied.attrib = _espeak_attributes(copied)
             target.append(copied)
             spoken.append(said)
+        elif for_espeak and child.tag not in ESPEAK_TAGS:
+            # Unwrapped as strip_for_espeak does; the boundary is kept for the engine only.
+            _append_text(target, " ")
+            _mark_content(child, target, spoken, positions, for_espeak)
+            _append_text(target, " ")
         else:
-            kept = ET.SubElement(target, child.tag, child.attrib)
-            _mark_content(child, kept, spoken, positions)
+            attributes = _espeak_attributes(child) if for_espeak else child.attrib
+            kept = ET.SubElement(target, child.tag, attributes)
+            _mark_content(child, kept, spoken, positions, for_espeak)
         if child.tag in _BLOCK_TAGS:
             _separate(spoken)
         _mark_text(target, child.tail or "", spoken, positions)

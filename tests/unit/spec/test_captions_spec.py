@@ -78,3 +78,21 @@ def test_colours_formats_and_durations_are_checked() -> None:
     )
     assert "lists a format twice" in errors["output.captions.formats"]
     assert "should match pattern" in errors["output.captions.burnIn.color"]
+
+
+def test_marked_ssml_shows_what_is_said_and_marks_every_word() -> None:
+    from autovid.spec.ssml import mark_name, marked_ssml
+
+    ssml = (
+        '<speak>Visit <sub alias="World Wide Web">WWW</sub> &amp; '
+        '<say-as interpret-as="characters">abc</say-as>'
+        '<break time="1s"/><amazon:effect name="whispered">quietly</amazon:effect>.</speak>'
+    )
+    document, spoken, positions = marked_ssml(ssml)
+    assert spoken == "Visit World Wide Web & abc quietly."
+    # A mark before each word; text right after an element (the ".") is marked too, inside its word.
+    assert [spoken[p:].split()[0] for p in positions] == ["Visit", "World", "&", "abc", "quietly.", "."]
+    assert all(f'<mark name="{mark_name(i)}" />' in document for i in range(len(positions)))
+    assert '<sub alias="World Wide Web">WWW</sub>' in document  # the engine still says the alias
+    espeak_document, espeak_spoken, _ = marked_ssml(ssml, for_espeak=True)
+    assert "amazon:" not in espeak_document and espeak_spoken.split() == spoken.split()
