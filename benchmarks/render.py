@@ -552,6 +552,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--captions", action="store_true", help="also time the job with captions")
     parser.add_argument("--captions-only", action="store_true", help="only the captions comparison")
     parser.add_argument("--burn-in", action="store_true", help="with --captions: also burn-in vs re-encode")
+    parser.add_argument("--burn-in-repeat", type=int, default=1, help="timed burn-in and re-encode runs")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -575,6 +576,7 @@ def main(argv: list[str] | None = None) -> int:
             command=lambda spec, output: autovid_command(mode, spec, output),
             repeat=args.repeat,
             burn_in=args.burn_in,
+            burn_in_repeat=args.burn_in_repeat,
         )
         print(format_pairs(pairs, f"{shape.duration_s} s {shape.width}x{shape.height}"))
         if args.captions_only:

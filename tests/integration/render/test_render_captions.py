@@ -220,3 +220,31 @@ def test_captions_are_cut_at_the_video_end(media: Media, tmp_path: Path) -> None
     assert subs.events and all(e.end <= 2000 for e in subs)
     message = next(w.message for w in result.warnings if w.code == CAPTIONS_CUT_AT_END)
     assert re.search(r"\d+ word\(s\)", message)
+
+
+class CountingEspeak(EspeakEngine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def synthesize(self, request: Any) -> Any:
+        self.calls += 1
+        return super().synthesize(request)
+
+
+def test_a_cached_voice_over_keeps_its_captions(media: Media, tmp_path: Path) -> None:
+    video = media.video("captions-3s.mp4", duration_s=3.0)
+    job = spec(video.name, [tts(0.2, "Cached words stay timed.")], {"formats": ["srt"]})
+    engine = CountingEspeak()
+    texts = []
+    for attempt in range(2):
+        result = render(
+            job,
+            output_path=tmp_path / f"out{attempt}" / "out.mp4",
+            assets=FolderAssets(media.folder),
+            speech=SpeechSynthesizer(engine, tmp_path / "speech"),
+            workdir=tmp_path / f"work{attempt}",
+        )
+        texts.append(result.captions[0].path.read_text())
+    assert engine.calls == 1
+    assert texts[0] == texts[1] and "Cached words stay timed." in texts[0]
