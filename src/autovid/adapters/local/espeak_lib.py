@@ -73,15 +73,10 @@ class Synthesis:
         return header + data
 
 
-def available() -> bool:
-    return ctypes.util.find_library("espeak-ng") is not None or _load(quiet=True) is not None
-
-
 def synthesize(text: str, voice: str, *, ssml: bool, timeout_s: float) -> Synthesis:
     """Speak ``text`` with ``voice``: 16-bit mono samples and the engine's events."""
     with _lock:
-        library = _load(quiet=False)
-        assert library is not None
+        library = _load()
         result = Synthesis(sample_rate_hz=_sample_rate_hz)
         deadline = time.monotonic() + timeout_s
         timed_out = False
@@ -132,15 +127,13 @@ def _collect_events(events: ctypes.Array, into: list[EngineEvent]) -> None:
         index += 1
 
 
-def _load(*, quiet: bool) -> ctypes.CDLL | None:
+def _load() -> ctypes.CDLL:
     global _library, _sample_rate_hz
     if _library is not None:
         return _library
     try:
         library = ctypes.CDLL(ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1")
     except OSError:
-        if quiet:
-            return None
         raise SpeechError(
             "libespeak-ng is not installed (captions need its word timings); "
             "install it (Debian/Ubuntu: apt-get install libespeak-ng1)"
@@ -148,8 +141,6 @@ def _load(*, quiet: bool) -> ctypes.CDLL | None:
     library.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
     rate = library.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INITIALIZE_DONT_EXIT)
     if rate <= 0:
-        if quiet:
-            return None
         raise SpeechError("libespeak-ng could not be initialised (is espeak-ng-data installed?)")
     _library, _sample_rate_hz = library, rate
     return library
