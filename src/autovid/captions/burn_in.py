@@ -191,6 +191,11 @@ class CaptionPainter:
 
     def _draw(self, index: int, highlight: int | None) -> Drawn:
         block, (x, y) = self.image(self.cues[index], highlight)
+        box = block.getbbox()
+        if box is not None:  # only the drawn part is blended into each frame
+            left, top = box[0] // 2 * 2, box[1] // 2 * 2
+            right, bottom = min(block.width, box[2] + box[2] % 2), min(block.height, box[3] + box[3] % 2)
+            block, x, y = block.crop((left, top, right, bottom)), x + left, y + top
         return _to_yuv(block, x, y)
 
 
@@ -209,8 +214,8 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 
 def _to_yuv(block: Image.Image, x: int, y: int) -> Drawn:
     """RGBA -> BT.601 limited-range Y, U, V (what FFmpeg's yuv420p conversion assumes) + alpha."""
-    if block.height % 2:
-        block = block.crop((0, 0, block.width, block.height + 1))
+    if block.height % 2 or block.width % 2:
+        block = block.crop((0, 0, block.width + block.width % 2, block.height + block.height % 2))
     rgba = np.asarray(block, dtype=np.float32)
     r, g, b, a = (rgba[..., i] for i in range(4))
     luma = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
@@ -228,18 +233,22 @@ def _halve(plane: np.ndarray) -> np.ndarray:
 
 
 def _blend(data: np.ndarray, drawn: Drawn) -> np.ndarray:
-    """New pixels (a repeated input frame must not be drawn on twice) with the block blended in."""
+    """New pixels (a repeated input frame must not be drawn on twice) with the block blended in;
+    only the block's rows and columns are converted, so a 1080p frame costs little more than a copy."""
+    out = data.copy()
     height, width = data.shape[0] * 2 // 3, data.shape[1]
-    y_plane = data[:height].astype(np.float32)
-    chroma = data[height:].reshape(2, height // 2, width // 2).astype(np.float32)
     luma, u, v = drawn.planes
     alpha, half = drawn.alphas
-    rows = slice(drawn.y, min(height, drawn.y + luma.shape[0]))
-    cols = slice(drawn.x, min(width, drawn.x + luma.shape[1]))
-    n, m = rows.stop - rows.start, cols.stop - cols.start
-    y_plane[rows, cols] += (luma[:n, :m] - y_plane[rows, cols]) * alpha[:n, :m]
-    crow = slice(rows.start // 2, rows.start // 2 + n // 2)
-    ccol = slice(cols.start // 2, cols.start // 2 + m // 2)
+    n, m = min(height - drawn.y, luma.shape[0]) // 2 * 2, min(width - drawn.x, luma.shape[1]) // 2 * 2
+    y_view = out[drawn.y : drawn.y + n, drawn.x : drawn.x + m]
+    y_view[:] = _mixed(y_view, luma[:n, :m], alpha[:n, :m])
+    chroma = out[height:].reshape(2, height // 2, width // 2)  # a view: U, then V
+    rows, cols = slice(drawn.y // 2, drawn.y // 2 + n // 2), slice(drawn.x // 2, drawn.x // 2 + m // 2)
     for plane, colour in ((chroma[0], u), (chroma[1], v)):
-        plane[crow, ccol] += (colour[: n // 2, : m // 2] - plane[crow, ccol]) * half[: n // 2, : m // 2]
-    return np.concatenate([y_plane, chroma.reshape(height // 2, width)]).round().clip(0, 255).astype(np.uint8)
+        plane[rows, cols] = _mixed(plane[rows, cols], colour[: n // 2, : m // 2], half[: n // 2, : m // 2])
+    return out
+
+
+def _mixed(under: np.ndarray, over: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    base = under.astype(np.float32)
+    return (base + (over - base) * alpha + 0.5).clip(0, 255).astype(np.uint8)
