@@ -14,17 +14,14 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, features
 
 from autovid.captions.cues import Cue, Piece, line_text
-from autovid.errors import ErrorDetail, SpecError
-from autovid.spec.fonts import FONT_FAMILIES, auto_font
+from autovid.spec.fonts import font_path
 from autovid.spec.models import BurnIn
 
-FIELD = "output.captions.burnIn.font"
 _LINE_SPACING = 1.25
 _PAD = 0.25  # background box padding, in font sizes
 _RTL_RANGES = ((0x0590, 0x08FF), (0xFB1D, 0xFDFF), (0xFE70, 0xFEFF))
@@ -38,17 +35,6 @@ class Drawn:
     y: int
     planes: tuple[np.ndarray, np.ndarray, np.ndarray]
     alphas: tuple[np.ndarray, np.ndarray]  # full resolution (Y), half resolution (U, V)
-
-
-def font_path(family: str, language: str | None) -> Path:
-    """The installed file of a font family ("auto": one for the language)."""
-    name = auto_font(language) if family == "auto" else family
-    for candidate in FONT_FAMILIES.get(name, ()):
-        if Path(candidate).is_file():
-            return Path(candidate)
-    raise SpecError(
-        [ErrorDetail(FIELD, f"font '{name}' is not installed on this renderer (Debian: make system-deps)")]
-    )
 
 
 def layout_engine() -> ImageFont.Layout:

@@ -12,6 +12,7 @@ from autovid.captions.subtitles import SubtitleFileError, read_subtitles, write_
 from autovid.errors import AssetError
 from autovid.ports import WordTiming
 from autovid.render.report import CAPTIONS_CUT_AT_END, NOTHING_TO_CAPTION, CaptionFile, RenderWarning
+from autovid.spec.fonts import font_path
 from autovid.spec.models import AudioEvent, CaptionsOutput, JobSpec, TtsEvent
 from autovid.spec.voices import find_voice
 
@@ -80,11 +81,13 @@ def make_captions(
     settings = spec.output.captions
     if settings is None:
         return None
+    language = caption_language(spec, settings)
+    if settings.burnIn is not None:
+        font_path(settings.burnIn.font, language)  # a missing font fails before the long encode
     tracks = [CaptionTrack(spec.timeline[i].start, words.get(i, ())) for i in sorted(captioned_tts(spec))]
     given = _asset_cues(spec, caption_paths)
     built = build_cues(tracks, rules_for(settings, frame_rate), end_s=end_s, given=given)
     cues = list(built.cues)
-    language = caption_language(spec, settings)
     files = tuple(
         CaptionFile(f, language, write_subtitles(cues, output_path.with_suffix(f".{f}"), f))
         for f in settings.formats

@@ -16,9 +16,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import av
 import numpy as np
 
 from autovid.captions.languages import mp4_language
@@ -44,6 +43,9 @@ from autovid.render.plan import Plan, Source, make_plan
 from autovid.render.report import AudioReport, CaptionFile, RenderWarning, VoiceUsed
 from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
 from autovid.speech.synthesizer import read_word_timings, speech_request
+
+if TYPE_CHECKING:
+    import av
 
 log = logging.getLogger(__name__)
 MAX_SPEECH_WORKERS = 4
