@@ -85,7 +85,7 @@ def trim_to_sound(
     trimmed: list[WordTiming] = []
     for word in words:
         first, last = round(word.start_s * sample_rate_hz), round(word.end_s * sample_rate_hz)
-        inside = loud[(loud >= first) & (loud < last)]
+        inside = loud[np.searchsorted(loud, first) : np.searchsorted(loud, last)]  # loud is sorted
         if inside.size:
             start_s, end_s = inside[0] / sample_rate_hz, (inside[-1] + 1) / sample_rate_hz
             word = WordTiming(word.text, float(start_s), float(end_s), word.start_char, word.end_char)
