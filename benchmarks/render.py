@@ -16,6 +16,7 @@ MoviePy runs once.
     .venv/bin/python benchmarks/render.py                 # 60 s 1080p job, all contenders
     .venv/bin/python benchmarks/render.py --quick --skip-moviepy    # 20 s smoke run
     .venv/bin/python benchmarks/render.py --long --write-doc        # + 10-minute memory run, docs
+    .venv/bin/python benchmarks/render.py --captions-only --burn-in   # captions vs none (1.05x/1.15x)
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ if __package__ in (None, ""):  # run as a script: make the ``benchmarks`` packag
 import av
 import psutil
 
+from benchmarks.captions import format_pairs, run_captions_suite
 from benchmarks.inputs import BenchInputs, JobShape, prepare
 from benchmarks.measure import Contender, Run, python_command, run_measured
 from benchmarks.verify import OutputCheck, check_output, video_packets_digest
@@ -600,6 +602,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--write-doc", action="store_true", help=f"write the figures into {DOC_PATH.name}")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="inputs and run outputs")
     parser.add_argument("--via", choices=("auto", "cli", "api"), default="auto", help="how to run autovid")
+    parser.add_argument("--captions", action="store_true", help="also time the job with captions")
+    parser.add_argument("--captions-only", action="store_true", help="only the captions comparison")
+    parser.add_argument("--burn-in", action="store_true", help="with --captions: also burn-in vs re-encode")
+    parser.add_argument("--burn-in-repeat", type=int, default=1, help="timed burn-in and re-encode runs")
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -615,6 +621,19 @@ def main(argv: list[str] | None = None) -> int:
     shape = JobShape(20 if args.quick else 60, args.width, args.height)
     inputs = prepare(args.cache_dir, shape)
     runs_dir = args.cache_dir / "runs"
+    if args.captions or args.captions_only:
+        pairs = run_captions_suite(
+            inputs,
+            out_dir=runs_dir / f"{shape.duration_s}s-captions",
+            env=autovid_env(inputs, runs_dir),
+            command=lambda spec, output: autovid_command(mode, spec, output),
+            repeat=args.repeat,
+            burn_in=args.burn_in,
+            burn_in_repeat=args.burn_in_repeat,
+        )
+        print(format_pairs(pairs, f"{shape.duration_s} s {shape.width}x{shape.height}"))
+        if args.captions_only:
+            return 1 if any(p.ratio > p.target for p in pairs) else 0
     main_result = run_suite(
         inputs,
         out_dir=runs_dir / f"{shape.duration_s}s",

@@ -100,6 +100,10 @@ def main() -> int:
         f"rendered in {doc['processingTime']} s (demo total {time.monotonic() - started:.1f} s)"
     )
     console.print(f"  signed URL (valid while that server ran): {output['url']}", soft_wrap=True)
+    for caption in output.get("captions") or []:
+        console.print(
+            f"  captions {caption['format']} ({caption['language']}): {caption['url']}", soft_wrap=True
+        )
     info = probe(out_path)
     streams = ", ".join(f"{s.codec}" for s in (info.video, info.audio) if s is not None)
     console.print(f"  downloaded through that URL ({streams}):")

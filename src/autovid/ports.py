@@ -131,21 +131,40 @@ class SpeechRequest:
     voice_id: str
     engine: str  # Polly engine name
     language_code: str | None
+    # Ask the engine for word timings too (captions); costs Polly a second request per part.
+    word_timings: bool = False
 
     def cache_fields(self) -> dict[str, Any]:
-        return {
+        fields: dict[str, Any] = {
             "text": self.text,
             "text_type": self.text_type,
             "voice_id": self.voice_id,
             "engine": self.engine,
             "language_code": self.language_code,
         }
+        if self.word_timings:  # only then: speech cached before captions existed keeps its key
+            fields["word_timings"] = True
+        return fields
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """A word (or, from engines that time phrases, a phrase) as spoken: its text as captions show
+    it, where it sounds in the speech audio, and where it is in the spoken text (``start_char``
+    and ``end_char`` index the plain text, or for SSML the text without its markup)."""
+
+    text: str
+    start_s: float
+    end_s: float
+    start_char: int
+    end_char: int
 
 
 @dataclass(frozen=True)
 class SpeechAudio:
     data: bytes
     extension: str  # "wav" | "mp3" | …, for the decoder
+    words: tuple[WordTiming, ...] = ()  # filled when the request asked for word timings
 
 
 class SpeechEngine(ABC):

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import heapq
 import os
-from collections.abc import Callable, Iterator
+import struct
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
@@ -28,6 +29,24 @@ from autovid.render.media import VideoInfo, VideoScan, describe_ffmpeg_error
 from autovid.spec.models import Encoding
 
 _MUX_CHECK_S = 0.5  # call checkpoint/progress every this much media time while muxing
+_TEXT_TIME_BASE = Fraction(1, 1000)
+# The mov_text encoder wants an ASS header to open; the MP4 stores only the text samples.
+_ASS_HEADER = (
+    b"[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n[V4+ Styles]\r\n"
+    b"Format: Name, Fontname, Fontsize, PrimaryColour, SecondaryColour, OutlineColour, BackColour, Bold, "
+    b"Italic, Underline, StrikeOut, ScaleX, ScaleY, Spacing, Angle, BorderStyle, Outline, Shadow, "
+    b"Alignment, MarginL, MarginR, MarginV, Encoding\r\n"
+    b"Style: Default,Arial,16,&Hffffff,&Hffffff,&H0,&H0,0,0,0,0,100,100,0,0,1,1,0,2,10,10,10,0\r\n\r\n"
+    b"[Events]\r\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\r\n"
+)
+
+
+@dataclass(frozen=True)
+class TextTrack:
+    """A soft subtitle track: (start s, end s, text) cues and the ISO 639-2 language ("eng")."""
+
+    language: str
+    cues: Sequence[tuple[float, float, str]]
 
 
 @dataclass(frozen=True)
@@ -59,9 +78,13 @@ def mux(
     encoding: Encoding,
     checkpoint: Callable[[], None] | None = None,
     on_progress: Callable[[float], None] | None = None,
+    text_track: TextTrack | None = None,
+    overlay: Callable[[av.VideoFrame, float], av.VideoFrame] | None = None,
 ) -> None:
     """Write ``output_path`` (MP4, faststart): the video encoded once, the AAC track copied from
-    ``audio_path``. (The fast path, video copied, is ``CopyingMp4Writer``.)
+    ``audio_path``, and the ``text_track`` as a mov_text stream. ``overlay`` draws on each decoded
+    frame (at its time in seconds) before it is encoded. (The fast path, video copied, is
+    ``CopyingMp4Writer``.)
 
     The file is written beside the target and renamed at the end, so a failed or cancelled
     render leaves nothing half-written under the output's name.
@@ -74,10 +97,15 @@ def mux(
             av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"}) as out,
         ):
             in_video = next(s for s in video_in.streams.video if s.index == _video_index(video_in))
-            video_packets = _encoded_packets(video_in, in_video, video, scan, encoding, out)
+            video_packets = _encoded_packets(video_in, in_video, video, scan, encoding, out, overlay)
             in_audio = audio_in.streams.audio[0]
             audio_packets = _demuxed_packets(audio_in, in_audio, out.add_stream_from_template(in_audio))
-            _write_interleaved(out, video_packets, audio_packets, scan.duration_s, checkpoint, on_progress)
+            texts = (
+                text_packets(text_track, add_text_stream(out, text_track.language)) if text_track else None
+            )
+            _write_interleaved(
+                out, video_packets, audio_packets, scan.duration_s, checkpoint, on_progress, texts
+            )
         os.replace(partial, output_path)
     except av.FFmpegError as exc:
         raise MediaError(f"writing the MP4 failed: {describe_ffmpeg_error(exc)}") from None
@@ -95,7 +123,9 @@ class CopyingMp4Writer:
     leaving the block without it (an error, a cancel) removes the partial file.
     """
 
-    def __init__(self, *, video_path: Path, scan: VideoScan, output_path: Path) -> None:
+    def __init__(
+        self, *, video_path: Path, scan: VideoScan, output_path: Path, text_track: TextTrack | None = None
+    ) -> None:
         self._output = output_path
         self._partial = output_path.with_name(output_path.name + ".partial")
         self._containers: list[av.container.Container] = []
@@ -109,6 +139,9 @@ class CopyingMp4Writer:
             in_video = next(s for s in video_in.streams.video if s.index == _video_index(video_in))
             out_video = self._out.add_stream_from_template(in_video)
             self._video = _keyed(_copied_packets(video_in, in_video, out_video, scan), 0)
+            if text_track is not None:  # cues go in among the video packets, in time order
+                texts = text_packets(text_track, add_text_stream(self._out, text_track.language))
+                self._video = heapq.merge(self._video, _keyed(texts, 2))
         self._next_video = next(self._video, None)
         self._audio: av.AudioStream | None = None
 
@@ -166,6 +199,41 @@ class CopyingMp4Writer:
             raise
 
 
+def drawn_on(draw: Callable[[Any, float], Any]) -> Callable[[av.VideoFrame, float], av.VideoFrame]:
+    """An ``overlay`` for ``mux`` from a drawing on yuv420p pixels (None: nothing to draw)."""
+
+    def overlay(frame: av.VideoFrame, time_s: float) -> av.VideoFrame:
+        pixels = draw(frame.to_ndarray(), time_s)
+        if pixels is None:
+            return frame
+        drawn = av.VideoFrame.from_ndarray(pixels, format="yuv420p")
+        drawn.pts, drawn.time_base = frame.pts, frame.time_base
+        return drawn
+
+    return overlay
+
+
+def add_text_stream(out: av.container.OutputContainer, language: str) -> av.stream.Stream:
+    stream = out.add_stream("mov_text")
+    stream.codec_context.subtitle_header = _ASS_HEADER
+    stream.time_base = _TEXT_TIME_BASE
+    stream.metadata["language"] = language
+    return stream
+
+
+def text_packets(track: TextTrack, stream: av.stream.Stream) -> Iterator[av.Packet]:
+    """One mov_text sample per cue (UTF-8 text after its 16-bit length); the muxer fills the
+    gaps between cues with empty samples."""
+    for start_s, end_s, text in sorted(track.cues):
+        data = text.encode("utf-8")[:65_535]
+        packet = av.Packet(struct.pack(">H", len(data)) + data)
+        packet.pts = packet.dts = round(start_s * 1000)
+        packet.duration = max(1, round(end_s * 1000) - packet.pts)
+        packet.time_base = _TEXT_TIME_BASE
+        packet.stream = stream
+        yield packet
+
+
 def _video_index(container: av.container.InputContainer) -> int:
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
@@ -180,9 +248,13 @@ def _write_interleaved(
     duration_s: float,
     checkpoint: Callable[[], None] | None,
     on_progress: Callable[[float], None] | None,
+    text_packets: Iterator[av.Packet] | None = None,
 ) -> None:
     next_check_s = 0.0
-    for time_s, _, packet in heapq.merge(_keyed(video_packets, 0), _keyed(audio_packets, 1)):
+    keyed = [_keyed(video_packets, 0), _keyed(audio_packets, 1)]
+    if text_packets is not None:
+        keyed.append(_keyed(text_packets, 2))
+    for time_s, _, packet in heapq.merge(*keyed):
         out.mux(packet)
         if time_s >= next_check_s:
             next_check_s = time_s + _MUX_CHECK_S
@@ -238,6 +310,7 @@ def _encoded_packets(
     scan: VideoScan,
     encoding: Encoding,
     out: av.container.OutputContainer,
+    overlay: Callable[[av.VideoFrame, float], av.VideoFrame] | None = None,
 ) -> Iterator[av.Packet]:
     """Decode every frame once and encode it with libx264, at ``encoding.fps`` when set (frames
     are repeated or dropped to the nearest time) or at the input's own timestamps."""
@@ -257,7 +330,10 @@ def _encoded_packets(
         else _own_timing(frames, stream.time_base)
     )
     for frame in timed:
-        yield from out_stream.encode(_for_encoder(frame, out_stream.width, out_stream.height))
+        ready = _for_encoder(frame, out_stream.width, out_stream.height)
+        if overlay is not None:
+            ready = overlay(ready, float(ready.pts * ready.time_base))
+        yield from out_stream.encode(ready)
     yield from out_stream.encode(None)
 
 

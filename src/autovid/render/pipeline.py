@@ -17,13 +17,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from autovid.captions.languages import mp4_language
 from autovid.errors import AssetError, MediaError, SpeechError
 from autovid.ports import SpeechRequest
 from autovid.render.aac import write_aac_track
+from autovid.render.captioning import Captions, caption_asset_ids, captioned_tts, make_captions
 from autovid.render.loudness import LoudnessMeter, TruePeak, limiting_warning, normalising_gain
 from autovid.render.media import (
     SAMPLE_RATE,
@@ -38,11 +40,14 @@ from autovid.render.media import (
     scan_video,
 )
 from autovid.render.mixer import AAC_HEADROOM_DB, DEFAULT_TRUE_PEAK_DBTP, Mixer, SampleSource
-from autovid.render.mux import CopyingMp4Writer, VideoMode, choose_video_mode, mux
+from autovid.render.mux import CopyingMp4Writer, TextTrack, VideoMode, choose_video_mode, drawn_on, mux
 from autovid.render.plan import Plan, Source, make_plan
 from autovid.render.report import VOICE_SUBSTITUTED, AudioReport, CaptionFile, RenderWarning, VoiceUsed
 from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
-from autovid.speech.synthesizer import speech_request
+from autovid.speech.synthesizer import read_word_timings, speech_request
+
+if TYPE_CHECKING:
+    import av
 
 log = logging.getLogger(__name__)
 MAX_SPEECH_WORKERS = 4
@@ -93,6 +98,7 @@ class _Inputs:
     asset_durations_s: dict[str, float]
     speech_paths: dict[int, Path] = field(default_factory=dict)
     speech_durations_s: dict[int, float] = field(default_factory=dict)
+    caption_paths: dict[str, Path] = field(default_factory=dict)  # captions assets
 
 
 class _Progress:
@@ -177,6 +183,7 @@ def render(
             for future in speaking:
                 future.cancel()
             raise
+    captions = _captions(spec, inputs, output_path)
     mode = _video_mode(spec, inputs)
     mixed_until = 95.0 if mode.copy else 40.0  # on the fast path the time goes to the audio
     with ExitStack() as stack:
@@ -184,7 +191,12 @@ def render(
         # each finished AAC segment); otherwise the AAC goes to a file and the video is encoded.
         writer = (
             stack.enter_context(
-                CopyingMp4Writer(video_path=inputs.video_path, scan=inputs.scan, output_path=output_path)
+                CopyingMp4Writer(
+                    video_path=inputs.video_path,
+                    scan=inputs.scan,
+                    output_path=output_path,
+                    text_track=_text_track(spec, captions),
+                )
             )
             if mode.copy
             else None
@@ -208,6 +220,7 @@ def render(
                     output_path,
                     check,
                     _reporter(meter, "encoding", mixed_until, 100),
+                    captions,
                 )
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
@@ -219,14 +232,46 @@ def render(
         size_bytes=output_path.stat().st_size,
         timings_s=timings,
         video_copied=mode.copy,
-        warnings=(*plan.warnings, *mixed.warnings, *_substitutions(spec, voices)),
+        warnings=(
+            *plan.warnings,
+            *mixed.warnings,
+            *_substitutions(spec, voices),
+            *(captions.warnings if captions else ()),
+        ),
         audio=mixed.audio,
         voices=voices,
+        captions=captions.files if captions else (),
     )
+
+
+def _captions(spec: JobSpec, inputs: _Inputs, output_path: Path) -> Captions | None:
+    if spec.output.captions is None:
+        return None
+    words = {
+        i: read_word_timings(inputs.speech_paths[i]) for i in captioned_tts(spec) if i in inputs.speech_paths
+    }
+    frame_rate = _video_info(inputs).frame_rate
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    return make_captions(
+        spec,
+        words=words,
+        caption_paths=inputs.caption_paths,
+        end_s=inputs.scan.duration_s,
+        frame_rate=float(frame_rate) if frame_rate else None,
+        output_path=output_path,
+    )
+
+
+def _text_track(spec: JobSpec, captions: Captions | None) -> TextTrack | None:
+    if captions is None or spec.output.captions is None or not spec.output.captions.track:
+        return None
+    return TextTrack(mp4_language(captions.language), [(c.start_s, c.end_s, c.text) for c in captions.cues])
 
 
 def _video_mode(spec: JobSpec, inputs: _Inputs) -> VideoMode:
     mode = choose_video_mode(_video_info(inputs), inputs.scan, spec.output.encoding)
+    if mode.copy and spec.output.captions is not None and spec.output.captions.burnIn is not None:
+        mode = VideoMode(False, "captions are burned into the picture (output.captions.burnIn)")
     log.info("video %s: %s", "copied" if mode.copy else "encoded with libx264", mode.reason)
     if spec.assets.video.volume > 0 and inputs.video.audio is None:
         log.warning("assets.video.volume is %s but the video has no usable audio", spec.assets.video.volume)
@@ -315,6 +360,7 @@ def _write_mp4(
     output_path: Path,
     check: Callable[[], None],
     on_fraction: Callable[[float], None],
+    captions: Captions | None = None,
 ) -> None:
     output_path.parent.mkdir(parents=True, exist_ok=True)
     mux(
@@ -326,7 +372,22 @@ def _write_mp4(
         encoding=spec.output.encoding,
         checkpoint=check,
         on_progress=on_fraction,
+        text_track=_text_track(spec, captions),
+        overlay=_burn_in(spec, captions, _video_info(inputs)),
     )
+
+
+def _burn_in(
+    spec: JobSpec, captions: Captions | None, video: VideoInfo
+) -> Callable[[av.VideoFrame, float], av.VideoFrame] | None:
+    settings = spec.output.captions
+    if captions is None or settings is None or settings.burnIn is None:
+        return None
+    # Imported here: Pillow and its fonts load only for renders that burn captions in.
+    from autovid.captions.burn_in import CaptionPainter
+
+    painter = CaptionPainter(captions.cues, settings.burnIn, captions.language, video.width, video.height)
+    return drawn_on(painter.overlay)
 
 
 def _reporter(meter: _Progress, stage: str, low: float, high: float) -> Callable[[float], None]:
@@ -371,6 +432,8 @@ def _fetch_and_probe(
     audio_ids = used_audio_ids(spec)
     wanted: list[AudioAsset | VideoAsset] = [spec.assets.video]
     wanted += [spec.audio_assets[i] for i in audio_ids]
+    caption_assets = {a.id: a for a in spec.assets.captions}
+    wanted += [caption_assets[i] for i in caption_asset_ids(spec)]
     dest_dir.mkdir(parents=True, exist_ok=True)
     paths = assets.fetch_all(wanted, dest_dir)
     for asset in wanted:
@@ -399,6 +462,7 @@ def _fetch_and_probe(
         scan=scan,
         asset_paths={i: paths[i] for i in audio_ids},
         asset_durations_s=durations,
+        caption_paths={i: paths[i] for i in caption_asset_ids(spec)},
     )
 
 
@@ -462,9 +526,11 @@ def _start_speech(
 ) -> dict[Future[tuple[Path, float]], list[int]]:
     """Synthesize each distinct request once, on ``pool``; each future lists its events."""
     events: dict[SpeechRequest, list[int]] = {}
+    captioned = captioned_tts(spec)
     for index, event in enumerate(spec.timeline):
         if isinstance(event, TtsEvent):
-            events.setdefault(speech_request(event.data), []).append(index)
+            request = speech_request(event.data, word_timings=index in captioned)
+            events.setdefault(request, []).append(index)
     return {
         pool.submit(_synthesize_and_measure, speech, request): indexes for request, indexes in events.items()
     }

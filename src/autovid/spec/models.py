@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from autovid.spec.filenames import FILENAME_PATTERN, MAX_FILENAME_CHARS, output_filename_problem
+from autovid.spec.fonts import FONT_FAMILIES
 from autovid.spec.rules import cross_field_problems
 
 Volume = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -99,9 +100,16 @@ class VideoAsset(AudioAsset):
     )
 
 
+class CaptionsAsset(AudioAsset):
+    """An SRT or WebVTT file, the captions of a pre-recorded voice-over."""
+
+
 class Assets(_Model):
     video: VideoAsset
     audio: Annotated[list[AudioAsset], Field(max_length=200)] = []
+    captions: Annotated[list[CaptionsAsset], Field(max_length=200)] = Field(
+        default=[], description="SRT or WebVTT files that audio events name in captionsAssetId."
+    )
 
 
 class BackgroundMusic(_Model):
@@ -128,11 +136,16 @@ class TtsData(_Ducking):
     provider: Literal["aws-polly", "espeak-ng"] = "aws-polly"
     providerConfig: ProviderConfig = ProviderConfig()
     volume: Volume = 1.0
+    captions: bool = Field(default=True, description="false leaves this speech out of the captions.")
 
 
 class AudioData(_Ducking):
     assetId: Annotated[str, Field(min_length=1)]
     volume: Volume = 0.5
+    captionsAssetId: str | None = Field(
+        default=None,
+        description="An assets.captions id: its SRT/WebVTT cues, shifted by the event's start, are captions.",
+    )
 
 
 class TtsEvent(_Model):
@@ -205,6 +218,74 @@ class Loudness(_Model):
         return LOUDNESS_PRESETS[self.target] if isinstance(self.target, str) else float(self.target)
 
 
+HexColor = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
+
+
+class BurnIn(_Model):
+    """Captions drawn into the picture (the video is then re-encoded once with libx264)."""
+
+    font: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        default="auto", description="A font family (see docs/SPEC.md); auto picks one for the language."
+    )
+    fontSize: Annotated[float, Field(ge=0.01, le=0.3)] = Field(
+        default=0.05, description="Text height as a fraction of the frame height."
+    )
+    color: HexColor = "#FFFFFF"
+    highlightColor: HexColor | None = Field(
+        default=None, description="Colour of the word being spoken (karaoke style); none: no highlight."
+    )
+    outlineColor: HexColor = "#000000"
+    outlineWidth: Annotated[float, Field(ge=0.0, le=0.3)] = Field(
+        default=0.08, description="Outline thickness as a fraction of the font size; 0: none."
+    )
+    backgroundColor: HexColor = "#000000"
+    backgroundOpacity: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    position: Literal["bottom", "top", "middle"] = "bottom"
+    margin: Annotated[float, Field(ge=0.0, le=0.45)] = Field(
+        default=0.06, description="Distance from the frame's edge as a fraction of its height."
+    )
+    uppercase: bool = False
+
+    @field_validator("font")
+    @classmethod
+    def _known_font(cls, value: str) -> str:
+        if value != "auto" and value not in FONT_FAMILIES:
+            known = ", ".join(f"'{name}'" for name in ("auto", *FONT_FAMILIES))
+            raise ValueError(f"unknown font '{value}'; available fonts: {known}")
+        return value
+
+
+class CaptionsOutput(_Model):
+    """Captions from the voice-over text, timed by the speech engine."""
+
+    formats: Annotated[list[Literal["srt", "vtt"]], Field(max_length=2)] = ["srt", "vtt"]
+    track: bool = Field(default=True, description="A mov_text subtitle stream in the MP4.")
+    language: Annotated[str, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")] | None = Field(
+        default=None, description="BCP 47 tag; default: the first captioned TTS event's language."
+    )
+    maxCharsPerLine: Annotated[int, Field(ge=8, le=100)] = 42
+    maxLines: Annotated[int, Field(ge=1, le=4)] = 2
+    maxCharsPerSecond: Annotated[float, Field(ge=5, le=60)] = 20.0
+    minDuration: Annotated[float, Field(ge=0.2, le=5.0)] = 0.8
+    maxDuration: Annotated[float, Field(ge=1.0, le=20.0)] = 7.0
+    burnIn: BurnIn | None = None
+
+    @field_validator("formats")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a format twice")
+        return value
+
+    @model_validator(mode="after")
+    def _durations(self) -> CaptionsOutput:
+        if self.minDuration > self.maxDuration:
+            raise ValueError(
+                f"minDuration {self.minDuration:g} is longer than maxDuration {self.maxDuration:g}"
+            )
+        return self
+
+
 class Output(_Model):
     filename: Annotated[
         str,
@@ -213,6 +294,7 @@ class Output(_Model):
     destination: Annotated[str, Field(max_length=2048)] | None = None
     encoding: Encoding = Encoding()
     loudness: Loudness | None = None
+    captions: CaptionsOutput | None = None
 
     @field_validator("filename")
     @classmethod

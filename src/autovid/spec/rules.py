@@ -35,6 +35,7 @@ def cross_field_problems(spec: Any) -> list[Problem]:
                 )
             )
     events = _list(spec.get("timeline"))
+    problems += _captions_problems(spec, events)
     language = _spec_language(events)
     for i, event in enumerate(events):
         data = _get(event, "data")
@@ -104,6 +105,35 @@ def _spec_language(events: list[Any]) -> str | None:
             return voice.language_code
     default = find_voice(DEFAULT_VOICE)
     return default.language_code if default else None  # what the default voice speaks
+
+
+def _captions_problems(spec: Mapping[str, Any], events: list[Any]) -> list[Problem]:
+    """Subtitle assets: unique ids, SRT/WebVTT files, and the audio events that name them."""
+    assets = _list(_get(spec, "assets", "captions"))
+    ids = [a["id"] for a in assets if isinstance(a, Mapping) and isinstance(a.get("id"), str)]
+    taken = [_get(spec, "assets", "video", "id")]
+    taken += [a.get("id") for a in _list(_get(spec, "assets", "audio")) if isinstance(a, Mapping)]
+    problems: list[Problem] = []
+    for i, asset in enumerate(assets):
+        if not isinstance(asset, Mapping):
+            continue
+        if asset.get("id") in taken:
+            message = f"duplicate asset id '{asset.get('id')}'; ids must be unique"
+            problems.append((("assets", "captions", i, "id"), message))
+        taken.append(asset.get("id"))
+        source = asset.get("source")
+        if isinstance(source, str) and not source.lower().split("?")[0].endswith((".srt", ".vtt")):
+            problems.append(
+                (("assets", "captions", i, "source"), "must be an SRT or WebVTT file (.srt or .vtt)")
+            )
+    known = ", ".join(f"'{a}'" for a in ids) or "none (assets.captions is empty)"
+    for i, event in enumerate(events):
+        data = _get(event, "data")
+        wanted = data.get("captionsAssetId") if isinstance(data, Mapping) else None
+        if isinstance(wanted, str) and event.get("type") == "audio" and wanted not in ids:
+            message = f"unknown captions asset id '{wanted}'; known captions asset ids: {known}"
+            problems.append((("timeline", i, "data", "captionsAssetId"), message))
+    return problems
 
 
 def _duplicate_ids(video_id: Any, audio: list[Any]) -> list[Problem]:

@@ -7,6 +7,8 @@ XML parser refuses; so documents are read with expat in plain (non-namespace) mo
 
 from __future__ import annotations
 
+import copy
+import re
 import xml.etree.ElementTree as ET
 from xml.parsers import expat
 
@@ -157,3 +159,104 @@ def _append_text(element: ET.Element, text: str) -> None:
         last.tail = (last.tail or "") + text
     else:
         element.text = (element.text or "") + text
+
+
+# --- captions: SSML with a bookmark before every spoken word ---------------------------------
+
+_BLOCK_TAGS = frozenset({"p", "s", "break", "speak"})
+# Elements whose content the engine reads as a whole: marked once before, copied untouched.
+_WHOLE_TAGS = frozenset({"say-as", "phoneme", "w"})
+_MARK_PREFIX = "autovid-w"
+
+
+def mark_name(index: int) -> str:
+    return f"{_MARK_PREFIX}{index}"
+
+
+def mark_index(name: str) -> int | None:
+    if not name.startswith(_MARK_PREFIX) or not name[len(_MARK_PREFIX) :].isdigit():
+        return None
+    return int(name[len(_MARK_PREFIX) :])
+
+
+def marked_ssml(ssml: str, *, for_espeak: bool = False) -> tuple[str, str, list[int]]:
+    """SSML with a ``<mark>`` before each spoken word, the spoken text captions show, and where in
+    that text each mark stands (mark ``mark_name(i)`` is at ``positions[i]``).
+
+    The spoken text is what is said, not the markup: ``<sub alias="World Wide Web">WWW</sub>``
+    shows its alias; a client's own ``<mark>`` is kept; ``amazon:breath`` says nothing. Engines
+    report each mark's time in the audio, so every word is timed by the engine itself.
+    """
+    source = parse_ssml(ssml)
+    target = ET.Element("speak") if for_espeak else ET.Element(source.tag, source.attrib)
+    spoken: list[str] = []
+    positions: list[int] = []
+    _mark_content(source, target, spoken, positions, for_espeak)
+    return ET.tostring(target, encoding="unicode"), "".join(spoken), positions
+
+
+def _mark_content(
+    source: ET.Element, target: ET.Element, spoken: list[str], positions: list[int], for_espeak: bool
+) -> None:
+    _mark_text(target, source.text or "", spoken, positions)
+    for child in source:
+        if child.tag in _BLOCK_TAGS:
+            _separate(spoken)
+        said = _said_whole(child)
+        if for_espeak and child.tag in _DROPPED_TAGS:
+            pass
+        elif said:
+            _add_mark(target, spoken, positions)
+            copied = copy.deepcopy(child)
+            copied.tail = None
+            if for_espeak:
+                copied.attrib = _espeak_attributes(copied)
+            target.append(copied)
+            spoken.append(said)
+        elif for_espeak and child.tag not in ESPEAK_TAGS:
+            # Unwrapped as strip_for_espeak does; the boundary is kept for the engine only.
+            _append_text(target, " ")
+            _mark_content(child, target, spoken, positions, for_espeak)
+            _append_text(target, " ")
+        else:
+            attributes = _espeak_attributes(child) if for_espeak else child.attrib
+            kept = ET.SubElement(target, child.tag, attributes)
+            _mark_content(child, kept, spoken, positions, for_espeak)
+        if child.tag in _BLOCK_TAGS:
+            _separate(spoken)
+        _mark_text(target, child.tail or "", spoken, positions)
+
+
+def _said_whole(element: ET.Element) -> str:
+    if element.tag == "sub":
+        return " ".join(element.get("alias", "").split())
+    if element.tag in _WHOLE_TAGS:
+        return " ".join("".join(element.itertext()).split())
+    return ""
+
+
+def _mark_text(target: ET.Element, text: str, spoken: list[str], positions: list[int]) -> None:
+    at = 0
+    for match in re.finditer(r"\S+", text):
+        _append_text(target, text[at : match.start()])
+        spoken.append(text[at : match.start()])
+        _add_mark(target, spoken, positions)
+        _append_text(target, match.group())
+        spoken.append(match.group())
+        at = match.end()
+    _append_text(target, text[at:])
+    spoken.append(text[at:])
+
+
+def _add_mark(target: ET.Element, spoken: list[str], positions: list[int]) -> None:
+    if spoken and spoken[-1] and not spoken[-1][-1].isspace() and sum(map(len, spoken)):
+        # Two elements side by side are two words to the engine: keep them apart in the text.
+        _separate(spoken)
+    positions.append(sum(map(len, spoken)))
+    ET.SubElement(target, "mark", {"name": mark_name(len(positions) - 1)})
+
+
+def _separate(spoken: list[str]) -> None:
+    text = "".join(spoken)
+    if text and not text[-1].isspace():
+        spoken.append(" ")

@@ -58,3 +58,18 @@ def _remux(
         packet.stream = out_stream
         output.mux(packet)
     return Fraction(end) * time_base
+
+
+def mp3_duration_s(data: bytes) -> float:
+    """An MP3's length from its packets (no decode), as ``join_mp3`` lays the parts end to end."""
+    try:
+        with av.open(io.BytesIO(data), mode="r", format="mp3") as source:
+            stream = source.streams.audio[0]
+            if stream.time_base is None:
+                raise SpeechError("the speech audio has no time base")
+            end = max(
+                (p.pts + (p.duration or 0) for p in source.demux(stream) if p.pts is not None), default=0
+            )
+            return float(Fraction(end) * stream.time_base)
+    except av.FFmpegError as exc:
+        raise SpeechError(f"the speech audio is not readable MP3: {exc}") from None

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from autovid.errors import SpeechError
-from autovid.ports import SpeechEngine, SpeechRequest
+from autovid.ports import SpeechEngine, SpeechRequest, WordTiming
 from autovid.spec.models import TtsData
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 _EXTENSIONS = frozenset({"wav", "mp3", "ogg", "flac", "m4a", "pcm"})
 
 
-def speech_request(data: TtsData) -> SpeechRequest:
-    """The speech request for a spec's TTS event data."""
+def speech_request(data: TtsData, *, word_timings: bool = False) -> SpeechRequest:
+    """The speech request for a spec's TTS event data (with word timings for captions)."""
     config = data.providerConfig
     return SpeechRequest(
         text=data.text,
@@ -34,7 +34,24 @@ def speech_request(data: TtsData) -> SpeechRequest:
         voice_id=config.voiceId,
         engine=config.engine,
         language_code=config.languageCode,
+        word_timings=word_timings,
     )
+
+
+def words_path(audio_path: Path) -> Path:
+    """Where the word timings of a cached speech file are kept: beside it, same key."""
+    return audio_path.with_name(audio_path.name.split(".")[0] + ".words.json")
+
+
+def read_word_timings(audio_path: Path) -> tuple[WordTiming, ...]:
+    """The word timings cached with ``audio_path`` (none when the request asked for none)."""
+    path = words_path(audio_path)
+    if not path.is_file():
+        return ()
+    try:
+        return tuple(WordTiming(**item) for item in json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise SpeechError(f"the cached word timings {path.name} are unreadable: {exc}") from None
 
 
 class SpeechSynthesizer:
@@ -85,6 +102,10 @@ class SpeechSynthesizer:
         if not audio.data:
             raise SpeechError(f"speech engine '{self.engine.name}' returned no audio")
         path = self._shard(key) / f"{key}.{extension}"
+        if request.word_timings:
+            # Written before the audio: whoever finds the audio finds its timings too.
+            timings = [vars(word) for word in audio.words]
+            _write_atomically(words_path(path), json.dumps(timings, ensure_ascii=False).encode("utf-8"))
         _write_atomically(path, audio.data)
         log.debug("synthesized %s (%d bytes) with %s", path.name, len(audio.data), self.engine.name)
         return path

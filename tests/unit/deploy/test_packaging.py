@@ -19,9 +19,10 @@ from autovid.adapters.aws import emulator as aws_emulator
 
 PROCESSOR_HANDLER = "autovid.entrypoints.lambdas.processor.handler"
 API_HANDLER = "autovid.entrypoints.lambdas.api.handler"
-# Left out of the API zip on purpose: PyAV and numpy (render only, >150 MB unzipped), the CLI and
-# the local server. boto3 is not listed either: the Lambda runtime provides it.
-NOT_IN_API_ZIP = {"av", "numpy", "typer", "rich", "uvicorn"}
+# Left out of the API zip on purpose: PyAV and numpy (render only, >150 MB unzipped), pysubs2 and
+# Pillow (captions, render only), the CLI and the local server. boto3 is not listed either: the
+# Lambda runtime provides it.
+NOT_IN_API_ZIP = {"av", "numpy", "pysubs2", "pillow", "typer", "rich", "uvicorn"}
 
 
 def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:

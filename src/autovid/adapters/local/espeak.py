@@ -14,10 +14,14 @@ import struct
 import subprocess
 from functools import cached_property
 
+import numpy as np
+
+from autovid.adapters.local import espeak_lib
 from autovid.errors import SpeechError, TransientSpeechError
 from autovid.ports import SpeechAudio, SpeechEngine, SpeechRequest
-from autovid.spec.ssml import SsmlSyntaxError, strip_for_espeak
+from autovid.spec.ssml import SsmlSyntaxError, mark_index, marked_ssml, strip_for_espeak
 from autovid.spec.voices import find_voice
+from autovid.speech.timing import Anchor, timed_words, trim_to_sound
 
 # Polly language code (lower case) -> espeak-ng voice. Codes not listed fall back to an installed
 # espeak-ng voice of the same name, then of the base language, then English. British English and
@@ -102,6 +106,8 @@ class EspeakEngine(SpeechEngine):
         return frozenset(names)
 
     def synthesize(self, request: SpeechRequest) -> SpeechAudio:
+        if request.word_timings:
+            return self._synthesize_timed(request)
         if request.text_type == "ssml":
             try:
                 text = strip_for_espeak(request.text)
@@ -121,6 +127,31 @@ class EspeakEngine(SpeechEngine):
 
     def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
         return (self.name, self.voice_for(request))
+
+    def _synthesize_timed(self, request: SpeechRequest) -> SpeechAudio:
+        """Audio and word timings in one pass through libespeak-ng: plain text is timed by the
+        engine's word events, SSML by a mark before each spoken word."""
+        if shutil.which(self.binary) is None:
+            raise SpeechError(f"espeak-ng is not installed ('{self.binary}' is not on PATH); {_INSTALL_HINT}")
+        ssml = request.text_type == "ssml"
+        if ssml:
+            try:
+                text, spoken, positions = marked_ssml(request.text, for_espeak=True)
+            except SsmlSyntaxError as exc:
+                raise SpeechError(str(exc)) from None
+        else:
+            text = spoken = request.text
+            positions = []
+        if not spoken.strip():
+            raise SpeechError("nothing to speak: the text is empty")
+        result = espeak_lib.synthesize(text, self.voice_for(request), ssml=ssml, timeout_s=self.timeout_s)
+        if not result.samples:
+            raise SpeechError(f"espeak-ng produced no audio for the text {request.text[:60]!r}")
+        duration_s = sum(len(block) for block in result.samples) / 2 / result.sample_rate_hz
+        anchors = _anchors(result.events, positions if ssml else None)
+        pcm = np.frombuffer(b"".join(result.samples), dtype="<i2")
+        words = trim_to_sound(timed_words(spoken, anchors, duration_s), pcm, result.sample_rate_hz)
+        return SpeechAudio(data=result.wav(), extension="wav", words=words)
 
     def voice_for(self, request: SpeechRequest) -> str:
         """The espeak-ng voice (``fr-fr+f3``) for the request's language and the Polly voice's gender."""
@@ -166,6 +197,25 @@ class EspeakEngine(SpeechEngine):
             detail = completed.stderr.decode(errors="replace").strip()[-500:] or "no message"
             raise SpeechError(f"espeak-ng failed (exit code {completed.returncode}): {detail}")
         return completed.stdout
+
+
+def _anchors(events: list[espeak_lib.EngineEvent], mark_positions: list[int] | None) -> list[Anchor]:
+    """Word starts from the engine's events; a word ends where the engine ends its clause, or
+    where the next word starts (so a pause is not shown as speech)."""
+    anchors: list[Anchor] = []
+    for k, event in enumerate(events):
+        if mark_positions is None and event.kind == espeak_lib.EVENT_WORD:
+            char = event.char
+        elif mark_positions is not None and event.kind == espeak_lib.EVENT_MARK:
+            index = mark_index(event.name)
+            if index is None or index >= len(mark_positions):
+                continue  # a client's own mark
+            char = mark_positions[index]
+        else:
+            continue
+        end_s = next((e.time_s for e in events[k + 1 :] if e.kind == espeak_lib.EVENT_END), None)
+        anchors.append(Anchor(char, event.time_s, end_s))
+    return anchors
 
 
 def _fix_wav_sizes(wav: bytes) -> bytes:
