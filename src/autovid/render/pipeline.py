@@ -23,6 +23,7 @@ import numpy as np
 from autovid.errors import AssetError, MediaError, SpeechError
 from autovid.ports import SpeechRequest
 from autovid.render.aac import write_aac_track
+from autovid.render.limits import RenderLimits
 from autovid.render.media import (
     SAMPLE_RATE,
     AudioReader,
@@ -32,6 +33,7 @@ from autovid.render.media import (
     VideoScan,
     audio_packet_duration_s,
     audio_sample_count,
+    check_limits,
     probe,
     scan_video,
 )
@@ -45,6 +47,7 @@ from autovid.speech.synthesizer import speech_request
 log = logging.getLogger(__name__)
 MAX_SPEECH_WORKERS = 4
 MAX_PROBE_WORKERS = 4
+DEFAULT_LIMITS = RenderLimits()
 MAX_DECODED_BYTES = 48 * 1024 * 1024  # repeated sources kept decoded: ~2 min of stereo float32
 _TRUNCATION_TOLERANCE_S = 0.5
 
@@ -113,9 +116,13 @@ def render(
     workdir: Path,
     progress: Callable[[str, float], None] | None = None,
     checkpoint: Callable[[], None] | None = None,
+    limits: RenderLimits = DEFAULT_LIMITS,
 ) -> RenderResult:
     """Render ``spec`` to ``output_path``. ``checkpoint`` is called between steps and for every
-    audio block; whatever it raises (cancellation, timeout) aborts the render."""
+    audio block; whatever it raises (cancellation, timeout) aborts the render. A job over
+    ``limits`` fails before its speech is synthesized or any asset decoded."""
+    if (too_much := limits.speech_problem(spec)) is not None:
+        raise SpeechError(f"timeline: {too_much}")
     check = checkpoint or (lambda: None)
     meter = _Progress(progress)
     timings: dict[str, float] = {}
@@ -127,7 +134,7 @@ def render(
         try:
             with _timed(timings, "fetching"):
                 meter.report("fetching", 0)
-                inputs = _fetch_and_probe(spec, assets, workdir / "assets", check)
+                inputs = _fetch_and_probe(spec, assets, workdir / "assets", check, limits)
                 meter.report("fetching", 10)
             with _timed(timings, "speech"):
                 _collect_speech(speaking, inputs, check, lambda f: meter.report("speech", 10 + 15 * f))
@@ -258,7 +265,7 @@ def _event_asset_ids(spec: JobSpec) -> set[str]:
 
 
 def _fetch_and_probe(
-    spec: JobSpec, assets: AssetSource, dest_dir: Path, check: Callable[[], None]
+    spec: JobSpec, assets: AssetSource, dest_dir: Path, check: Callable[[], None], limits: RenderLimits
 ) -> _Inputs:
     audio_ids = used_audio_ids(spec)
     wanted: list[AudioAsset | VideoAsset] = [spec.assets.video]
@@ -269,6 +276,8 @@ def _fetch_and_probe(
         if asset.id not in paths:
             raise AssetError(asset.id, "was not fetched")
     check()
+    for asset in wanted:
+        _check_limits(asset.id, paths[asset.id], limits)
     video_id = spec.assets.video.id
     event_ids = _event_asset_ids(spec)
     # FFmpeg demuxes and decodes without holding the GIL: the files are probed side by side.
@@ -280,6 +289,8 @@ def _fetch_and_probe(
             for asset_id in audio_ids
         }
         video, scan = _probed_video(video_id, video_info, video_scan)
+        if (too_long := limits.duration_problem(scan.duration_s)) is not None:
+            raise AssetError(video_id, too_long)  # its timestamps run past what it declared
         durations = {asset_id: future.result() for asset_id, future in measured.items()}
     check()
     return _Inputs(
@@ -289,6 +300,13 @@ def _fetch_and_probe(
         asset_paths={i: paths[i] for i in audio_ids},
         asset_durations_s=durations,
     )
+
+
+def _check_limits(asset_id: str, path: Path, limits: RenderLimits) -> None:
+    try:
+        check_limits(path, limits)
+    except MediaError as exc:
+        raise AssetError(asset_id, exc.message) from None
 
 
 def _probed_video(

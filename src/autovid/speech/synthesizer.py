@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 from autovid.errors import SpeechError
+from autovid.files import write_bytes_atomically
 from autovid.ports import SpeechEngine, SpeechRequest
 from autovid.spec.models import TtsData
 
@@ -82,7 +81,7 @@ class SpeechSynthesizer:
         if not audio.data:
             raise SpeechError(f"speech engine '{self.engine.name}' returned no audio")
         path = self._shard(key) / f"{key}.{extension}"
-        _write_atomically(path, audio.data)
+        write_bytes_atomically(path, audio.data, fsync=True)
         log.debug("synthesized %s (%d bytes) with %s", path.name, len(audio.data), self.engine.name)
         return path
 
@@ -100,17 +99,3 @@ class SpeechSynthesizer:
     def _lock_for(self, key: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(key, threading.Lock())
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
