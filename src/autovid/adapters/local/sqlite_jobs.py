@@ -12,7 +12,14 @@ from typing import Any
 
 from autovid.adapters.local.db import Database
 from autovid.errors import ConflictError, ErrorDetail, JobNotFoundError, SpecError
-from autovid.jobs.model import Job, JobStatus, job_from_record, job_to_record, refuse_immutable_changes, utcnow
+from autovid.jobs.model import (
+    Job,
+    JobStatus,
+    job_from_record,
+    job_to_record,
+    refuse_immutable_changes,
+    utcnow,
+)
 from autovid.ports import JobStore
 
 _SCHEMA = """
