@@ -60,7 +60,9 @@ def test_status_document_of_a_completed_job(make, scripted, spec) -> None:
     assert doc["jobInfo"] == {"projectId": "demo_project", "title": "Welcome Video"}
     output = doc["output"]
     assert output["s3Uri"] is None and output["duration"] == 1.0 and output["size"] > 0
-    assert output["url"].startswith(f"http://autovid.test/files/outputs/key-a/{job.job_id}/my-video.mp4?expires=")
+    assert output["url"].startswith(
+        f"http://autovid.test/files/outputs/key-a/{job.job_id}/my-video.mp4?expires="
+    )
     assert output["urlExpiresAt"].endswith("+00:00")
 
 
