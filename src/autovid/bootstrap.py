@@ -161,7 +161,7 @@ def _synthesizer(settings: Settings, engine: SpeechEngine | None) -> Any:
         return None
     from autovid.speech.synthesizer import SpeechSynthesizer
 
-    return SpeechSynthesizer(engine, settings.speech_cache_dir)
+    return SpeechSynthesizer(engine, settings.speech_cache_dir, max_bytes=settings.speech_cache_limit_bytes)
 
 
 def _asset_fetcher(settings: Settings, blobs: BlobStore, s3_client: Any = None) -> Any:

@@ -13,6 +13,7 @@ cent of a one-minute ``autovid render``.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Literal
 
@@ -109,7 +110,7 @@ class Settings(BaseModel):
         None,
         ge=0,
         validation_alias=_env("AUTOVID_SPEECH_CACHE_BYTES"),
-        description="default: 2 GiB, 512 MiB when the cache is under /tmp (Lambda)",
+        description="default: 2 GiB; under /tmp (Lambda) a quarter of /tmp, at most 2 GiB",
     )
 
     # --- AWS -----------------------------------------------------------------------------------
@@ -191,9 +192,14 @@ class Settings(BaseModel):
     def speech_cache_limit_bytes(self) -> int:
         if self.speech_cache_bytes is not None:
             return self.speech_cache_bytes
-        # Lambda's /tmp holds the whole job (assets, speech, output) in 512 MB-10 GB.
-        on_tmp = self.speech_cache_dir.resolve().is_relative_to("/tmp")
-        return 512 * 1024**2 if on_tmp else 2 * 1024**3
+        if not self.speech_cache_dir.resolve().is_relative_to("/tmp"):
+            return 2 * 1024**3
+        # Lambda's /tmp (512 MB-10 GB) also holds the job's assets, speech and output.
+        try:
+            tmp_bytes = shutil.disk_usage("/tmp").total
+        except OSError:
+            tmp_bytes = 512 * 1024**2
+        return min(2 * 1024**3, tmp_bytes // 4)
 
     @property
     def render_limits(self) -> RenderLimits:
