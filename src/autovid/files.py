@@ -20,7 +20,9 @@ def atomic_write(target: Path, *, fsync: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on a clean exit it replaces ``target``.
 
     The caller writes the yielded path however it likes (open it, hand it to a library that
-    writes files, link another file to it: an existing file there is replaced first). ``fsync``
+    writes files, link another file to it: an existing file there is replaced first). The name
+    ends in ``.part``, so a writer that picks the format from the extension needs it given, e.g.
+    ``av.open(str(temp), "w", format="mp4")``. ``fsync``
     flushes the bytes to disk before the rename, for stores that must survive a power cut."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:40]}.", suffix=".part")
