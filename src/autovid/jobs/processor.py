@@ -378,6 +378,7 @@ class _Run:
 
     def execute(self, workdir: Path) -> OutputInfo:
         spec = parse_spec(self.job.spec, self.p.settings.spec_limits)
+        self.p.service.source_rules(self.job.owner).check_spec(spec)
         key = self.p.output_key(spec, self.job.job_id, self.job.owner)
         workdir.mkdir(parents=True, exist_ok=True)
         output_path = workdir / "output" / spec.output.filename

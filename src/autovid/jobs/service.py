@@ -9,9 +9,7 @@ import logging
 import uuid
 from typing import Any
 
-from autovid.assets.common import FetchRefused
-from autovid.assets.ownership import missing_message, output_prefix, owns
-from autovid.assets.s3 import parse_s3_uri
+from autovid.assets.ownership import SourceRules, missing_message
 from autovid.config import Settings
 from autovid.errors import (
     AutovidError,
@@ -180,59 +178,37 @@ class JobService:
             return {"url": None, "urlExpiresAt": None}
         return {"url": url, "urlExpiresAt": isoformat(expires_at)}
 
+    def source_rules(self, owner: str) -> SourceRules:
+        settings = self.settings
+        return SourceRules(owner, settings.s3_buckets_readable, managed_bucket=settings.managed_bucket)
+
     def _check_sources(self, spec: JobSpec, owner: str) -> None:
         """Every source must be readable by ``owner``: its own managed files, already uploaded,
         or an object of a bucket the operator allows for ``s3://`` sources; https:// URLs are
         vetted when fetched. The destination must be among the owner's outputs."""
+        rules = self.source_rules(owner)
         sources = [("assets.video.source", spec.assets.video.source)]
         sources += [(f"assets.audio[{i}].source", a.source) for i, a in enumerate(spec.assets.audio)]
         problems = [
             ErrorDetail(path, problem)
             for path, source in sources
-            if (problem := self._source_problem(source, owner)) is not None
+            if (problem := self._source_problem(source, rules)) is not None
         ]
         destination = spec.output.destination
-        if destination is not None and (problem := self._destination_problem(destination, owner)):
+        if destination is not None and (problem := rules.destination_refusal(destination)):
             problems.append(ErrorDetail("output.destination", problem))
         if problems:
             raise SpecError(problems)
 
-    def _source_problem(self, source: str, owner: str) -> str | None:
-        if source.startswith("s3://"):
-            try:
-                bucket, key = parse_s3_uri(source)
-            except FetchRefused as exc:
-                return exc.reason
-            if bucket not in self.settings.s3_buckets_readable:
-                return _bucket_refusal(bucket, self.settings)
-            if bucket != self.settings.managed_bucket:
-                return None
-            source = key  # the managed bucket's objects follow the managed storage's rules
-        elif "://" in source:
-            return None
-        if not owns(owner, source):
-            return missing_message(source)  # the same words as a missing file: no oracle
+    def _source_problem(self, source: str, rules: SourceRules) -> str | None:
+        refusal, key = rules.source_refusal(source)
+        if refusal is not None or key is None:
+            return refusal
         try:
-            present = self.blobs.exists(source)
+            present = self.blobs.exists(key)
         except StorageError as exc:
             return f"{exc.message}; use the 'source' POST /assets returned"
-        return None if present else missing_message(source)
-
-    def _destination_problem(self, destination: str, owner: str) -> str | None:
-        key = destination
-        if destination.startswith("s3://"):
-            bucket, _sep, key = destination.removeprefix("s3://").partition("/")
-            if bucket != self.settings.managed_bucket:
-                return None  # another bucket: the stack's role grants what may be written
-        elif "://" in destination:
-            return None
-        prefix = output_prefix(owner)
-        if key.startswith(prefix) and ".." not in key.split("/"):
-            return None
-        return (
-            f"'{destination}' is outside your outputs; name a folder or .mp4 key under '{prefix}', "
-            "or leave it out to store the video under your outputs"
-        )
+        return None if present else missing_message(key)
 
     def _fail_unqueued(self, job: Job, exc: AutovidError) -> None:
         try:
@@ -259,16 +235,6 @@ def _cancelled_now() -> dict[str, Any]:
         "claim_token": None,
         "claim_expires_at": None,
     }
-
-
-def _bucket_refusal(bucket: str, settings: Settings) -> str:
-    allowed = sorted(settings.s3_buckets_readable)
-    if not allowed:
-        return (
-            f"s3:// sources are off on this server (bucket '{bucket}'); upload the file (POST /assets) "
-            "or ask the operator to name the bucket in AUTOVID_S3_SOURCE_BUCKETS"
-        )
-    return f"bucket '{bucket}' is not allowed for s3:// sources; allowed: {', '.join(allowed)}"
 
 
 def webhook_of(job: Job) -> dict[str, Any] | None:

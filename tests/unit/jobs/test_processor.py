@@ -236,3 +236,27 @@ def test_a_missed_webhook_is_sent_when_the_message_comes_back(make, scripted, sp
     assert env.processor.process(env.receive()) == Outcome.SKIPPED
     assert len(webhook_receiver.for_path("/late")) == 1
     assert env.service.get(job.job_id, owner="key-a").webhook_delivery["delivered"] is True
+
+
+def test_a_record_naming_another_owners_file_fails_in_the_worker_without_rendering(
+    make, scripted, spec
+) -> None:
+    # GIVEN a job record of key-b whose spec names key-a's upload (as a record written before
+    # the check existed, or by anything but submit, would)
+    from autovid.jobs.model import Job
+
+    env = make(scripted())
+    record = Job(job_id="job-of-b", owner="key-b", spec=spec())
+    env.store.create(record)
+    env.queue.send(record.job_id)
+
+    # WHEN a worker takes it
+    outcome = env.processor.process(env.receive())
+
+    # THEN it fails at once, told what a missing file gets, and nothing renders
+    failed = env.service.get("job-of-b", owner="key-b")
+    assert outcome == Outcome.FAILED and failed.status == JobStatus.FAILED
+    assert failed.error == (
+        "asset 'main': no file 'assets/key-a/base.mp4' in managed storage; upload it first (POST /assets)"
+    )
+    assert env.render.calls == 0
