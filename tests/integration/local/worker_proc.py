@@ -36,6 +36,10 @@ class Result:
         self.size_bytes = output_path.stat().st_size
         self.timings_s: dict[str, float] = {}
         self.video_copied = False
+        self.audio = None  # the render report: nothing measured, no captions, no warnings
+        self.captions: tuple[object, ...] = ()
+        self.warnings: tuple[object, ...] = ()
+        self.voices: tuple[object, ...] = ()
 
 
 def log_event(event: str, job_title: str | None, workdir: Path) -> None:
