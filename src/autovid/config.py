@@ -102,7 +102,7 @@ class Settings(BaseModel):
     max_frame_height: int = Field(8192, ge=16, validation_alias=_env("AUTOVID_MAX_FRAME_HEIGHT"))
     max_frame_pixels: int = Field(36_000_000, ge=256, validation_alias=_env("AUTOVID_MAX_FRAME_PIXELS"))
     max_video_duration_s: float = Field(4 * 3600.0, gt=0, validation_alias=_env("AUTOVID_MAX_VIDEO_DURATION"))
-    max_speech_chars: int = Field(100_000, ge=1, validation_alias=_env("AUTOVID_MAX_SPEECH_CHARS"))
+    max_speech_chars: int = Field(50_000, ge=1, validation_alias=_env("AUTOVID_MAX_SPEECH_CHARS"))
     max_sample_rate: int = Field(192_000, ge=8000, validation_alias=_env("AUTOVID_MAX_SAMPLE_RATE"))
     max_channels: int = Field(8, ge=1, le=64, validation_alias=_env("AUTOVID_MAX_CHANNELS"))
     max_streams: int = Field(16, ge=1, validation_alias=_env("AUTOVID_MAX_STREAMS"))

@@ -19,7 +19,7 @@ class RenderLimits:
     max_frame_height: int = 8192
     max_frame_pixels: int = 36_000_000
     max_duration_s: float = 4 * 3600.0
-    max_speech_chars: int = 100_000  # per job, every speech event together
+    max_speech_chars: int = 50_000  # per job, all speech events together: ~54 min of speech
     max_sample_rate: int = 192_000
     max_channels: int = 8
     max_streams: int = 16  # audio and subtitle streams of one file

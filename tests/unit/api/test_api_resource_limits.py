@@ -86,3 +86,20 @@ def test_more_speech_than_the_limit_is_refused_at_submit(
         "(AUTOVID_MAX_SPEECH_CHARS)"
     )
     assert api.container.queue.counts()["visible"] == 0
+
+
+def test_the_default_speech_limit_refuses_what_took_gigabytes(
+    api: Any, tiny_video: Path, minimal_spec: Any
+) -> None:
+    """Nine events of 99 000 characters took 3.2 GB and 86 s to synthesize; 50 000 characters,
+    the default for a whole job, take about 600 MB with espeak-ng."""
+    _, secret = api.new_key()
+    spec = minimal_spec(api.upload_video(secret, tiny_video))
+    spec["timeline"] = [{"start": i, "type": "tts", "data": {"text": "a" * 99_000}} for i in range(9)]
+    with api.client(secret) as client:
+        answer = client.post("/submit", json=spec)
+
+    assert answer.status_code == 400, answer.text
+    (detail,) = answer.json()["details"]
+    assert detail["path"] == "timeline" and "891000 characters" in detail["message"]
+    assert "over the limit of 50000 per job (AUTOVID_MAX_SPEECH_CHARS)" in detail["message"]
