@@ -121,8 +121,6 @@ def render(
     """Render ``spec`` to ``output_path``. ``checkpoint`` is called between steps and for every
     audio block; whatever it raises (cancellation, timeout) aborts the render. A job over
     ``limits`` fails before its speech is synthesized or any asset decoded."""
-    if (too_much := limits.speech_problem(spec)) is not None:
-        raise SpeechError(f"timeline: {too_much}")
     check = checkpoint or (lambda: None)
     meter = _Progress(progress)
     timings: dict[str, float] = {}
@@ -130,7 +128,7 @@ def render(
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=MAX_SPEECH_WORKERS, thread_name_prefix="speech") as speech_pool:
         # Speech needs none of the assets: it is synthesized while they are fetched and probed.
-        speaking = _start_speech(spec, speech, speech_pool)
+        speaking = _start_speech(spec, speech, speech_pool, limits)
         try:
             with _timed(timings, "fetching"):
                 meter.report("fetching", 0)
@@ -365,9 +363,12 @@ def _video_info(inputs: _Inputs) -> VideoInfo:
 
 
 def _start_speech(
-    spec: JobSpec, speech: Synthesizer, pool: ThreadPoolExecutor
+    spec: JobSpec, speech: Synthesizer, pool: ThreadPoolExecutor, limits: RenderLimits
 ) -> dict[Future[tuple[Path, float]], list[int]]:
-    """Synthesize each distinct request once, on ``pool``; each future lists its events."""
+    """Synthesize each distinct request once, on ``pool``; each future lists its events. Too
+    much text in all is refused before a word is spoken."""
+    if (too_much := limits.speech_problem(spec)) is not None:
+        raise SpeechError(f"timeline: {too_much}")
     events: dict[SpeechRequest, list[int]] = {}
     for index, event in enumerate(spec.timeline):
         if isinstance(event, TtsEvent):
