@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from autovid.adapters.local.espeak import EspeakEngine
-from autovid.assets.fetcher import AssetFetcher
+from autovid.assets.fetcher import AssetFetcher, FetchPolicy, LocalFiles
 from autovid.config import Settings
 from autovid.spec.validation import parse_spec
 from autovid.speech.synthesizer import SpeechSynthesizer
@@ -32,13 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     spec = parse_spec(args.spec.read_bytes(), settings.spec_limits)
     base_dir = args.spec.parent.resolve()
     fetcher = AssetFetcher(
-        base_dir=base_dir,
-        allowed_roots=[base_dir],
-        max_bytes=settings.max_asset_bytes,
-        timeout_s=settings.fetch_timeout_s,
-        retries=settings.fetch_retries,
-        allow_private=settings.allow_private_urls,
-        allow_http=settings.allow_http,
+        LocalFiles(base_dir=base_dir, allowed_roots=[base_dir]),
+        FetchPolicy(max_bytes=settings.max_asset_bytes, retries=settings.fetch_retries),
     )
     speech = SpeechSynthesizer(EspeakEngine(), settings.speech_cache_dir)
     with tempfile.TemporaryDirectory(prefix="autovid-bench-") as workdir:

@@ -188,21 +188,46 @@ def _synthesizer(settings: Settings, engine: SpeechEngine | None, cache_dir: Pat
         return None
     from autovid.speech.synthesizer import SpeechSynthesizer
 
-    return SpeechSynthesizer(engine, cache_dir or settings.speech_cache_dir)
+    return SpeechSynthesizer(
+        engine, cache_dir or settings.speech_cache_dir, max_bytes=settings.speech_cache_limit_bytes
+    )
 
 
 def _asset_fetcher(settings: Settings, blobs: BlobStore, s3_client: Any = None) -> Any:
-    from autovid.assets.fetcher import AssetFetcher
+    """The service's fetcher: path sources are managed keys, s3:// only the allowed buckets."""
+    from autovid.assets.fetcher import AssetFetcher, ManagedStorage
 
-    return AssetFetcher(
-        blob_store=blobs,
-        s3_client=s3_client,
-        max_bytes=settings.max_asset_bytes,
+    mode = ManagedStorage(blobs, s3_buckets=settings.s3_buckets_readable)
+    s3 = None
+    if settings.s3_buckets_readable:
+        s3 = _s3_transport(settings, s3_client)
+    return AssetFetcher(mode, _fetch_policy(settings), https=_https_transport(settings), s3=s3)
+
+
+def _fetch_policy(settings: Settings) -> Any:
+    from autovid.assets.fetcher import FetchPolicy
+
+    return FetchPolicy(max_bytes=settings.max_asset_bytes, retries=settings.fetch_retries)
+
+
+def _https_transport(settings: Settings) -> Any:
+    from autovid.adapters.http.asset_fetch import HttpsTransport  # httpx loads with the first URL
+
+    return HttpsTransport(
         timeout_s=settings.fetch_timeout_s,
-        retries=settings.fetch_retries,
         allow_private=settings.allow_private_urls,
         allow_http=settings.allow_http,
     )
+
+
+def _s3_transport(settings: Settings, client: Any = None) -> Any:
+    """s3:// sources through ``client`` (the AWS adapters' own), else one made on first use with
+    the ambient credentials (embedded servers with AUTOVID_S3_SOURCE_BUCKETS, CLI renders)."""
+    from autovid.adapters.aws.s3_fetch import S3Transport
+
+    if client is not None:
+        return S3Transport(client)
+    return S3Transport(client_factory=functools.partial(_cli_s3_client, settings))
 
 
 def build_renderer(
@@ -214,7 +239,7 @@ def build_renderer(
 
     assets = build_cli_asset_fetcher(settings, base_dir=base_dir, allowed_roots=allowed_roots)
     speech = _synthesizer(settings, _local_speech_engine(settings), settings.cli_cache_dir)
-    return functools.partial(render, assets=assets, speech=speech)
+    return functools.partial(render, assets=assets, speech=speech, limits=settings.render_limits)
 
 
 def build_source_checker(
@@ -246,22 +271,18 @@ def build_source_checker(
 def build_cli_asset_fetcher(settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path]) -> Any:
     """The CLI's ``AssetFetcher``: paths relative to ``base_dir`` inside ``allowed_roots``, URLs and
     s3:// sources with the ambient credentials."""
-    from autovid.assets.fetcher import AssetFetcher
+    from autovid.assets.fetcher import AssetFetcher, LocalFiles
 
     return AssetFetcher(
-        base_dir=base_dir,
-        allowed_roots=list(allowed_roots),
-        s3_client_factory=functools.partial(_cli_s3_client, settings),
-        max_bytes=settings.max_asset_bytes,
-        timeout_s=settings.fetch_timeout_s,
-        retries=settings.fetch_retries,
-        allow_private=settings.allow_private_urls,
-        allow_http=settings.allow_http,
+        LocalFiles(base_dir=base_dir, allowed_roots=list(allowed_roots)),
+        _fetch_policy(settings),
+        https=_https_transport(settings),
+        s3=_s3_transport(settings),
     )
 
 
 def _cli_s3_client(settings: Settings) -> Any:
-    # s3:// sources in a CLI render use the ambient AWS credentials; boto3 is imported lazily.
+    # s3:// sources outside the AWS backend use the ambient AWS credentials; boto3 loads lazily.
     from autovid.adapters.aws.clients import make_clients
 
     return make_clients(settings).s3

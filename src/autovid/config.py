@@ -13,11 +13,13 @@ cent of a one-minute ``autovid render``.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from autovid.render.limits import RenderLimits
 from autovid.spec.models import SpecLimits
 
 
@@ -92,6 +94,29 @@ class Settings(BaseModel):
         description="development only: allow plain http:// asset and webhook URLs",
     )
 
+    s3_source_buckets: tuple[str, ...] = Field(
+        (),
+        validation_alias=_env("AUTOVID_S3_SOURCE_BUCKETS"),
+        description="comma-separated buckets s3:// sources may name (on AWS besides the managed one); "
+        "empty: embedded servers refuse s3:// sources",
+    )
+
+    # --- limits per job ------------------------------------------------------------------------
+    max_frame_width: int = Field(8192, ge=16, validation_alias=_env("AUTOVID_MAX_FRAME_WIDTH"))
+    max_frame_height: int = Field(8192, ge=16, validation_alias=_env("AUTOVID_MAX_FRAME_HEIGHT"))
+    max_frame_pixels: int = Field(36_000_000, ge=256, validation_alias=_env("AUTOVID_MAX_FRAME_PIXELS"))
+    max_video_duration_s: float = Field(4 * 3600.0, gt=0, validation_alias=_env("AUTOVID_MAX_VIDEO_DURATION"))
+    max_speech_chars: int = Field(50_000, ge=1, validation_alias=_env("AUTOVID_MAX_SPEECH_CHARS"))
+    max_sample_rate: int = Field(192_000, ge=8000, validation_alias=_env("AUTOVID_MAX_SAMPLE_RATE"))
+    max_channels: int = Field(8, ge=1, le=64, validation_alias=_env("AUTOVID_MAX_CHANNELS"))
+    max_streams: int = Field(16, ge=1, validation_alias=_env("AUTOVID_MAX_STREAMS"))
+    speech_cache_bytes: int | None = Field(
+        None,
+        ge=0,
+        validation_alias=_env("AUTOVID_SPEECH_CACHE_BYTES"),
+        description="default: 2 GiB; under /tmp (Lambda) a quarter of /tmp, at most 2 GiB",
+    )
+
     # --- AWS -----------------------------------------------------------------------------------
     aws_endpoint_url: str | None = Field(
         None, validation_alias=_env("AUTOVID_AWS_ENDPOINT_URL"), description="a local emulator (moto)"
@@ -121,6 +146,13 @@ class Settings(BaseModel):
                     merged[variable] = environment[variable.upper()]
                     break
         return merged
+
+    @field_validator("s3_source_buckets", mode="before")
+    @classmethod
+    def _bucket_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -163,4 +195,41 @@ class Settings(BaseModel):
             webhook_max_headers_size=self.webhook_max_headers_size,
             webhook_max_metadata_size=self.webhook_max_metadata_size,
             allow_http_webhooks=self.allow_http,
+        )
+
+    @property
+    def managed_bucket(self) -> str | None:
+        """The stack's bucket on AWS; None embedded (managed storage is a local folder)."""
+        return self.s3_bucket_name if self.backend == "aws" else None
+
+    @property
+    def s3_buckets_readable(self) -> frozenset[str]:
+        """Buckets ``s3://`` sources of a service job may name."""
+        managed = {self.managed_bucket} if self.managed_bucket else set()
+        return frozenset(self.s3_source_buckets) | managed
+
+    @property
+    def speech_cache_limit_bytes(self) -> int:
+        if self.speech_cache_bytes is not None:
+            return self.speech_cache_bytes
+        if not self.speech_cache_dir.resolve().is_relative_to("/tmp"):
+            return 2 * 1024**3
+        # Lambda's /tmp (512 MB-10 GB) also holds the job's assets, speech and output.
+        try:
+            tmp_bytes = shutil.disk_usage("/tmp").total
+        except OSError:
+            tmp_bytes = 512 * 1024**2
+        return min(2 * 1024**3, tmp_bytes // 4)
+
+    @property
+    def render_limits(self) -> RenderLimits:
+        return RenderLimits(
+            max_frame_width=self.max_frame_width,
+            max_frame_height=self.max_frame_height,
+            max_frame_pixels=self.max_frame_pixels,
+            max_duration_s=self.max_video_duration_s,
+            max_speech_chars=self.max_speech_chars,
+            max_sample_rate=self.max_sample_rate,
+            max_channels=self.max_channels,
+            max_streams=self.max_streams,
         )

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ class JobStore(ABC):
         """Apply ``changes`` (Job field names) atomically; raise ``ConflictError`` when the job's
         status is not in ``expect_status`` or a field named in ``expect`` does not hold the given
         value (e.g. ``{"claim_token": t}``), and ``JobNotFoundError`` when there is no such job.
-        ``updated_at`` is set to now unless ``changes`` sets it."""
+        ``updated_at`` is set to now unless ``changes`` sets it. ``ValueError`` for changes to
+        ``job_id``, ``owner`` or ``submitted_at`` (``jobs.model.IMMUTABLE_FIELDS``)."""
 
     @abstractmethod
     def list(
@@ -241,3 +243,16 @@ class BatchStore(ABC):
     ) -> Batch:
         """Set Batch fields other than the counters; ``ConflictError`` when a field named in
         ``expect`` does not hold the given value, ``BatchNotFoundError`` when there is no batch."""
+
+
+class SourceTransport(ABC):
+    """Downloads asset sources of one scheme (``https://``, ``s3://``) for the asset fetcher."""
+
+    @abstractmethod
+    def download(self, source: str, part: Path, *, max_bytes: int, abort: threading.Event) -> str:
+        """Write the object ``source`` names to ``part`` (refusing more than ``max_bytes``, stopping
+        when ``abort`` is set); return its file extension, or "". Raises
+        ``autovid.assets.common.FetchRefused`` (permanent) or ``FetchFailed`` (may pass later)."""
+
+    def close(self) -> None:  # noqa: B027 - optional: transports without connections keep nothing
+        """Release pooled connections."""

@@ -170,3 +170,18 @@ def test_an_expired_record_frees_its_idempotency_key(job_store: JobStore) -> Non
     job_store.create(make_job("old", idempotency_key="k", expires_at=int(time.time()) - 1))
     fresh = job_store.create(make_job("new", idempotency_key="k"))
     assert fresh.job_id == "new"
+
+
+@pytest.mark.parametrize("field", ["owner", "job_id", "submitted_at"])
+def test_update_refuses_to_change_who_owns_a_job_or_which_job_it_is(job_store: JobStore, field: str) -> None:
+    job_store.create(make_job("job-1", owner="alice"))
+    value = {"owner": "mallory", "job_id": "job-2", "submitted_at": T0 + timedelta(days=1)}[field]
+
+    with pytest.raises(ValueError, match=f"{field} cannot change"):
+        job_store.update("job-1", {field: value, "error": "renamed"})
+
+    job = job_store.get("job-1")
+    assert job is not None and (job.owner, job.error) == ("alice", None)
+    assert job.submitted_at == T0
+    assert [j.job_id for j in job_store.list("alice")[0]] == ["job-1"]
+    assert job_store.list("mallory")[0] == [] and job_store.get("job-2") is None

@@ -68,7 +68,7 @@ def decode(path: Path) -> tuple[str, str, float, np.ndarray]:
 def test_a_job_completes_with_a_playable_mp4_and_a_signed_webhook(
     service: Any, media: Any, webhook_receiver: Any, tmp_path: Path
 ) -> None:
-    _, secret = service.new_key()
+    key_id, secret = service.new_key()
     with service.client(secret) as client:
         job_spec = uploaded_spec(
             client,
@@ -106,7 +106,7 @@ def test_a_job_completes_with_a_playable_mp4_and_a_signed_webhook(
     assert payload["jobId"] == job_id and payload["status"] == "completed"
     assert payload["metadata"] == {"project": "demo", "priority": "high"}
     assert payload["jobInfo"] == {"projectId": "e2e", "title": "End to end"}
-    assert payload["output"]["url"].startswith(f"{service.url}/files/outputs/{job_id}/")
+    assert payload["output"]["url"].startswith(f"{service.url}/files/outputs/{key_id}/{job_id}/")
     assert "progress" not in payload
 
 
@@ -169,7 +169,7 @@ def test_the_cli_uploads_local_files_submits_waits_and_downloads(
     assert decode(tmp_path / "got.mp4")[:2] == ("h264", "aac")
     assert submitted.stderr.count("uploading") == 3
 
-    job_id = url.split("/files/outputs/")[1].split("/")[0]
+    job_id = url.split("/files/outputs/")[1].split("/")[1]  # outputs/<key id>/<job id>/…
     status = subprocess.run(
         [sys.executable, "-m", "autovid", "status", job_id],
         env=env,

@@ -17,9 +17,9 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from autovid.assets.common import (
     FetchAborted,
@@ -29,12 +29,12 @@ from autovid.assets.common import (
     remove_quietly,
 )
 from autovid.assets.local import copy_local, fetch_from_store, resolve_cli_path, storage_key
-from autovid.assets.s3 import download_s3, parse_s3_uri
+from autovid.assets.s3 import parse_s3_uri
 from autovid.errors import AssetError, ConfigError, TransientAssetError
-from autovid.ports import BlobStore
+from autovid.files import atomic_write
+from autovid.ports import BlobStore, SourceTransport
 
 if TYPE_CHECKING:
-    from autovid.netguard import GuardedClient, IPNetwork, Resolver
     from autovid.spec.models import AudioAsset, VideoAsset
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
 _BACKOFF_CAP_S = 10.0
 CHECKPOINT_INTERVAL_S = 0.2
-USER_AGENT = "autovid (asset fetcher)"
 
 
 def source_kind(source: str) -> str:
@@ -58,57 +57,67 @@ def source_kind(source: str) -> str:
     raise FetchRefused(f"source scheme '{scheme}:' is not supported; use https://, s3:// or a path")
 
 
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Limits and retries shared by every source. ``retries`` counts retries after the first
+    attempt; waits grow from ``backoff_base_s``."""
+
+    max_bytes: int
+    retries: int
+    max_workers: int = 4
+    backoff_base_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.max_bytes <= 0 or self.retries < 0 or self.max_workers < 1 or self.backoff_base_s < 0:
+            raise ConfigError("FetchPolicy: max_bytes, max_workers > 0; retries, backoff_base_s >= 0")
+
+
+@dataclass(frozen=True)
+class LocalFiles:
+    """CLI mode: path sources are files on this machine, relative to ``base_dir`` (the spec
+    file's folder); after following symlinks they must lie inside ``allowed_roots`` (default
+    ``[base_dir]``). ``s3://`` sources may name any bucket the caller's credentials reach."""
+
+    base_dir: Path | None = None
+    allowed_roots: Sequence[Path] | None = None
+
+    def roots(self) -> list[Path]:
+        if self.allowed_roots is not None:
+            roots = list(self.allowed_roots)
+        else:
+            roots = [self.base_dir] if self.base_dir else []
+        return [Path(root).resolve() for root in roots]
+
+
+@dataclass(frozen=True)
+class ManagedStorage:
+    """Service mode: path sources are keys of the managed storage (``assets/…``, ``outputs/…``),
+    and ``s3://`` sources may name only ``s3_buckets`` (none by default)."""
+
+    store: BlobStore
+    s3_buckets: frozenset[str] = frozenset()
+
+
 class AssetFetcher:
     """Implements the render engine's ``AssetSource``: ``fetch_all(assets, dest_dir)``.
 
-    CLI mode: ``base_dir`` (the spec file's folder) and optional ``allowed_roots`` (default
-    ``[base_dir]``): path sources must resolve, symlinks followed, inside a root. Service mode:
-    ``blob_store``: path sources are managed-storage keys under ``assets/`` or ``outputs/``.
-    ``retries`` is the number of retries after the first attempt. ``allowed_networks`` lets
-    URLs reach just these private networks (e.g. an internal asset server); ``allow_private``
-    (development only) lets them reach any address.
+    ``mode`` says what a path source is (``LocalFiles`` or ``ManagedStorage``); ``https`` and
+    ``s3`` are the transports for URL sources (adapters; without one, that scheme is refused).
     """
 
     def __init__(
         self,
+        mode: LocalFiles | ManagedStorage,
+        policy: FetchPolicy,
         *,
-        base_dir: Path | None = None,
-        allowed_roots: Sequence[Path] | None = None,
-        blob_store: BlobStore | None = None,
-        s3_client: Any | None = None,
-        s3_client_factory: Callable[[], Any] | None = None,
-        max_bytes: int,
-        timeout_s: float,
-        retries: int,
-        allow_private: bool,
-        allow_http: bool,
-        allowed_networks: Iterable[str | IPNetwork] = (),
-        max_workers: int = 4,
-        backoff_base_s: float = 0.5,
-        resolver: Resolver | None = None,
-        verify: Any = True,
+        https: SourceTransport | None = None,
+        s3: SourceTransport | None = None,
     ) -> None:
-        if blob_store is not None and (base_dir is not None or allowed_roots is not None):
-            raise ConfigError("AssetFetcher: give blob_store (service) or base_dir/allowed_roots (CLI)")
-        if max_bytes <= 0 or timeout_s <= 0 or retries < 0 or max_workers < 1 or backoff_base_s < 0:
-            raise ConfigError("AssetFetcher: max_bytes, timeout_s, max_workers > 0; retries >= 0")
-        self._base_dir = base_dir.resolve() if base_dir is not None else None
-        roots = allowed_roots if allowed_roots is not None else [base_dir] if base_dir else []
-        self._roots = [Path(root).resolve() for root in roots]
-        self._blob_store = blob_store
-        self._s3_client = s3_client
-        self._s3_client_factory = s3_client_factory  # called on the first s3:// source only
-        self._s3_lock = threading.Lock()
-        self._max_bytes = max_bytes
-        self._timeout_s = timeout_s
-        self._retries = retries
-        self._allow_private = allow_private
-        self._allow_http = allow_http
-        self._allowed_networks = tuple(allowed_networks)
-        self._max_workers = max_workers
-        self._backoff_base_s = backoff_base_s
-        self._resolver = resolver
-        self._verify = verify
+        self._mode = mode
+        self._policy = policy
+        self._base_dir = mode.base_dir.resolve() if isinstance(mode, LocalFiles) and mode.base_dir else None
+        self._roots = mode.roots() if isinstance(mode, LocalFiles) else []
+        self._transports = {"http": https, "s3": s3}
 
     def fetch_all(
         self,
@@ -130,20 +139,20 @@ class AssetFetcher:
         if not ids_by_source:
             return {}
         dest_dir.mkdir(parents=True, exist_ok=True)
-        with ExitStack() as stack:
-            client = None
-            if any(source_kind(source) == "http" for source in ids_by_source):  # prechecked
-                client = stack.enter_context(self._http_client())
-            paths_by_source = self._fetch_concurrently(ids_by_source, dest_dir, client, checkpoint)
+        paths_by_source = self._fetch_concurrently(ids_by_source, dest_dir, checkpoint)
         return {asset.id: paths_by_source[asset.source] for asset in assets}
 
     def _precheck(self, source: str, ids: list[str]) -> None:
         """Refuse what needs no I/O to refuse (scheme, key, S3 URI) before fetching anything."""
         try:
             kind = source_kind(source)
+            if kind != "path" and self._transports[kind] is None:
+                raise FetchRefused(f"{source.split(':', 1)[0]}:// sources are not available here")
             if kind == "s3":
-                parse_s3_uri(source)
-            elif kind == "path" and self._blob_store is not None:
+                bucket, _key = parse_s3_uri(source)
+                if isinstance(self._mode, ManagedStorage) and bucket not in self._mode.s3_buckets:
+                    raise FetchRefused(f"bucket '{bucket}' is not allowed for s3:// sources on this server")
+            elif kind == "path" and isinstance(self._mode, ManagedStorage):
                 storage_key(source)
         except FetchRefused as exc:
             raise AssetError(ids[0], _with_sharers(exc.reason, ids)) from exc
@@ -152,17 +161,16 @@ class AssetFetcher:
         self,
         ids_by_source: dict[str, list[str]],
         dest_dir: Path,
-        client: GuardedClient | None,
         checkpoint: Callable[[], None] | None,
     ) -> dict[str, Path]:
         abort = threading.Event()
         results: dict[str, Path] = {}
         errors: list[BaseException] = []
         stopped_by: BaseException | None = None  # what the checkpoint raised
-        workers = min(self._max_workers, len(ids_by_source))
+        workers = min(self._policy.max_workers, len(ids_by_source))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asset-fetch") as pool:
             pending: dict[Future[Path], str] = {
-                pool.submit(self._fetch_source, index, source, ids, dest_dir, client, abort): source
+                pool.submit(self._fetch_source, index, source, ids, dest_dir, abort): source
                 for index, (source, ids) in enumerate(ids_by_source.items())
             }
             while pending:
@@ -186,33 +194,31 @@ class AssetFetcher:
         source: str,
         ids: list[str],
         dest_dir: Path,
-        client: GuardedClient | None,
         abort: threading.Event,
     ) -> Path:
-        stem = f"{index:03d}-{ids[0]}"
-        part = dest_dir / f".{stem}.part"
+        stem = dest_dir / f"{index:03d}-{ids[0]}"
         try:
-            extension = self._with_retries(lambda: self._fetch_once(source, part, client, abort), ids, abort)
-            final = dest_dir / f"{stem}{extension}"
-            os.replace(part, final)
+            with atomic_write(stem) as part:
+                extension = self._with_retries(lambda: self._fetch_once(source, part, abort), ids, abort)
+            final = stem.with_name(stem.name + extension)
+            os.replace(stem, final)  # the extension is known only once fetched; decoders need it
             return final
         except FetchRefused as exc:
             raise AssetError(ids[0], _with_sharers(exc.reason, ids)) from exc
         except FetchFailed as exc:
-            attempts = self._retries + 1
+            attempts = self._policy.retries + 1
             reason = f"{exc.reason} (gave up after {attempts} attempt{'s' if attempts > 1 else ''})"
             raise TransientAssetError(ids[0], _with_sharers(reason, ids)) from exc
-        finally:
-            remove_quietly(part)
 
     def _with_retries(self, fetch_once: Callable[[], str], ids: list[str], abort: threading.Event) -> str:
-        for attempt in range(self._retries + 1):
+        retries = self._policy.retries
+        for attempt in range(retries + 1):
             if abort.is_set():
                 raise FetchAborted()
             try:
                 return fetch_once()
             except FetchFailed as exc:
-                if attempt == self._retries:
+                if attempt == retries:
                     raise
                 delay_s = self._backoff_s(attempt)
                 logger.warning(
@@ -220,7 +226,7 @@ class AssetFetcher:
                     ids[0],
                     exc.reason,
                     attempt + 1,
-                    self._retries,
+                    retries,
                     delay_s,
                 )
                 if abort.wait(delay_s):
@@ -229,58 +235,22 @@ class AssetFetcher:
 
     def _backoff_s(self, attempt: int) -> float:
         # Exponential with jitter, so retries of many workers do not arrive in lockstep.
-        return min(_BACKOFF_CAP_S, self._backoff_base_s * 2**attempt) * random.uniform(0.5, 1.0)
+        return min(_BACKOFF_CAP_S, self._policy.backoff_base_s * 2**attempt) * random.uniform(0.5, 1.0)
 
-    def _fetch_once(
-        self, source: str, part: Path, client: GuardedClient | None, abort: threading.Event
-    ) -> str:
+    def _fetch_once(self, source: str, part: Path, abort: threading.Event) -> str:
         remove_quietly(part)  # each attempt starts from an empty file
         kind = source_kind(source)
-        if kind == "http":
-            from autovid.assets.http import download_https  # httpx loads only for URL sources
-
-            assert client is not None
-            return download_https(client, source, part, max_bytes=self._max_bytes, abort=abort)
-        if kind == "s3":
-            bucket, key = parse_s3_uri(source)
-            return download_s3(self._s3(), bucket, key, part, max_bytes=self._max_bytes, abort=abort)
-        if self._blob_store is not None:
+        max_bytes = self._policy.max_bytes
+        transport = self._transports.get(kind)
+        if transport is not None:
+            return transport.download(source, part, max_bytes=max_bytes, abort=abort)
+        if isinstance(self._mode, ManagedStorage):
             key = storage_key(source)
-            fetch_from_store(self._blob_store, key, part, max_bytes=self._max_bytes)
+            fetch_from_store(self._mode.store, key, part, max_bytes=max_bytes)
             return extension_of(key)
         path = resolve_cli_path(source, base_dir=self._base_dir, roots=self._roots)
-        copy_local(path, part, max_bytes=self._max_bytes, abort=abort)
+        copy_local(path, part, max_bytes=max_bytes, abort=abort)
         return extension_of(source) or extension_of(path.name)
-
-    def _http_client(self) -> GuardedClient:
-        from autovid.netguard import GuardedClient
-
-        return GuardedClient(
-            allow_private=self._allow_private,
-            allow_http=self._allow_http,
-            timeout_s=self._timeout_s,
-            allowed_networks=self._allowed_networks,
-            resolver=self._resolver,
-            verify=self._verify,
-            # identity: the cap counts the bytes we store, and media does not compress anyway
-            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
-        )
-
-    def _s3(self) -> Any:
-        with self._s3_lock:  # creating boto3 clients is not thread-safe
-            if self._s3_client is None and self._s3_client_factory is not None:
-                self._s3_client = self._s3_client_factory()
-            if self._s3_client is None:
-                import boto3
-                from botocore.config import Config
-
-                config = Config(
-                    connect_timeout=self._timeout_s,
-                    read_timeout=self._timeout_s,
-                    retries={"mode": "standard", "max_attempts": 1},  # our own loop retries
-                )
-                self._s3_client = boto3.client("s3", config=config)
-            return self._s3_client
 
 
 def _collect(

@@ -104,6 +104,18 @@ class Job:
         return self.claim_expires_at > (now or utcnow())
 
 
+# Who a job belongs to, which job (and batch row) it is never change: the stores key their records and the
+# owner's listing by them, so a change would leave a job readable by one owner and listed by another.
+IMMUTABLE_FIELDS = frozenset({"job_id", "owner", "submitted_at", "batch_id", "batch_row"})
+
+
+def refuse_immutable_changes(changes: dict[str, Any]) -> None:
+    """``ValueError`` when ``changes`` (a ``JobStore.update``) names a field that never changes."""
+    fixed = set(changes) & IMMUTABLE_FIELDS
+    if fixed:
+        raise ValueError(f"job fields {', '.join(sorted(fixed))} cannot change")
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -10,6 +10,7 @@ backoff (status ``retrying``) until the last allowed receive, which fails it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import shutil
@@ -23,6 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from autovid.assets.ownership import output_key
 from autovid.errors import (
     AutovidError,
     ConflictError,
@@ -362,13 +364,13 @@ class JobProcessor:
         if self._render is None:
             from autovid.render.pipeline import render  # the render engine, imported when first needed
 
-            self._render = render
+            self._render = functools.partial(render, limits=self.settings.render_limits)
         return self._render
 
-    def output_key(self, spec: JobSpec, job_id: str) -> str:
+    def output_key(self, spec: JobSpec, job_id: str, owner: str) -> str:
         destination = spec.output.destination
         if not destination:
-            return f"outputs/{job_id}/{spec.output.filename}"
+            return output_key(owner, job_id, spec.output.filename)
         if destination.startswith("s3://") and self.blobs.uri("outputs/x") is None:
             raise StorageError(
                 "output.destination: s3:// destinations need the AWS backend; leave it out to store "
@@ -399,7 +401,8 @@ class _Run:
 
     def execute(self, workdir: Path) -> OutputInfo:
         spec = parse_spec(self.job.spec, self.p.settings.spec_limits)
-        key = self.p.output_key(spec, self.job.job_id)
+        self.p.service.source_rules(self.job.owner).check_spec(spec)
+        key = self.p.output_key(spec, self.job.job_id, self.job.owner)
         workdir.mkdir(parents=True, exist_ok=True)
         output_path = workdir / "output" / spec.output.filename
         output_path.parent.mkdir(parents=True, exist_ok=True)

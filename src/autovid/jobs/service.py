@@ -9,6 +9,7 @@ import logging
 import uuid
 from typing import Any
 
+from autovid.assets.ownership import SourceRules, missing_message
 from autovid.config import Settings
 from autovid.errors import (
     AutovidError,
@@ -18,7 +19,6 @@ from autovid.errors import (
     SpecError,
     StorageError,
     TransientStorageError,
-    format_path,
 )
 from autovid.jobs.model import Job, JobStatus, isoformat, utcnow
 from autovid.ports import BlobStore, JobQueue, JobStore
@@ -42,7 +42,9 @@ class JobService:
         """Validate, record and enqueue a job. A repeated ``idempotency_key`` for the same owner
         returns the first job and enqueues nothing."""
         spec = parse_spec(raw_spec, self.settings.spec_limits)
-        self._check_managed_sources(spec)
+        if (too_much := self.settings.render_limits.speech_problem(spec)) is not None:
+            raise SpecError([ErrorDetail("timeline", too_much)])
+        self._check_sources(spec, owner)
         if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY_CHARS:
             raise SpecError(
                 [ErrorDetail("Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY_CHARS} characters")]
@@ -176,28 +178,38 @@ class JobService:
             return {"url": None, "urlExpiresAt": None}
         return {"url": url, "urlExpiresAt": isoformat(expires_at)}
 
-    def _check_managed_sources(self, spec: JobSpec) -> None:
-        """Path sources must name files already uploaded to managed storage."""
-        sources = [(("assets", "video", "source"), spec.assets.video.source)]
-        sources += [(("assets", "audio", i, "source"), a.source) for i, a in enumerate(spec.assets.audio)]
-        problems: list[ErrorDetail] = []
-        for loc, source in sources:
-            if "://" in source:
-                continue
-            path = format_path(loc)
-            try:
-                present = self.blobs.exists(source)
-            except StorageError as exc:
-                problems.append(ErrorDetail(path, f"{exc.message}; use a key such as 'assets/music.mp3'"))
-                continue
-            if not present:
-                problems.append(
-                    ErrorDetail(
-                        path, f"no file '{source}' in managed storage; upload it first (POST /assets)"
-                    )
-                )
+    def source_rules(self, owner: str) -> SourceRules:
+        settings = self.settings
+        return SourceRules(owner, settings.s3_buckets_readable, managed_bucket=settings.managed_bucket)
+
+    def _check_sources(self, spec: JobSpec, owner: str) -> None:
+        """Every source must be readable by ``owner``: its own managed files, already uploaded,
+        or an object of a bucket the operator allows for ``s3://`` sources; https:// URLs are
+        vetted when fetched. The destination must be among the owner's outputs."""
+        rules = self.source_rules(owner)
+        sources = [("assets.video.source", spec.assets.video.source)]
+        sources += [(f"assets.audio[{i}].source", a.source) for i, a in enumerate(spec.assets.audio)]
+        sources += [(f"assets.captions[{i}].source", a.source) for i, a in enumerate(spec.assets.captions)]
+        problems = [
+            ErrorDetail(path, problem)
+            for path, source in sources
+            if (problem := self._source_problem(source, rules)) is not None
+        ]
+        destination = spec.output.destination
+        if destination is not None and (problem := rules.destination_refusal(destination)):
+            problems.append(ErrorDetail("output.destination", problem))
         if problems:
             raise SpecError(problems)
+
+    def _source_problem(self, source: str, rules: SourceRules) -> str | None:
+        refusal, key = rules.source_refusal(source)
+        if refusal is not None or key is None:
+            return refusal
+        try:
+            present = self.blobs.exists(key)
+        except StorageError as exc:
+            return f"{exc.message}; use the 'source' POST /assets returned"
+        return None if present else missing_message(key)
 
     def _fail_unqueued(self, job: Job, exc: AutovidError) -> None:
         try:

@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 from autovid.errors import MediaError
+from autovid.render.limits import RenderLimits
 
 SAMPLE_RATE = 48_000
 # Demuxers we accept (FFmpeg also reads text, images, playlists… as "media": refuse those).
@@ -425,3 +426,32 @@ def audio_sample_count(path: Path | str, *, sample_rate: int = SAMPLE_RATE) -> i
     """The exact number of samples the file decodes to at ``sample_rate`` (a streaming decode)."""
     with AudioReader(path, sample_rate=sample_rate) as reader:
         return reader.count_remaining()
+
+
+def check_limits(path: Path | str, limits: RenderLimits) -> None:
+    """Refuse a file over ``limits`` from its headers alone, before anything is decoded.
+
+    FFmpeg decodes a first frame while opening a file to learn its format; ``max_pixels`` makes
+    that decode refuse frames over the limit, so a small file declaring a huge frame costs
+    milliseconds here instead of gigabytes of memory. Raises ``MediaError`` naming the limit."""
+    options = {"max_pixels": str(limits.max_frame_pixels)}
+    try:
+        with av.open(str(path), metadata_errors="ignore", options=options) as container:
+            problem = _limit_problem(container, limits)
+    except av.FFmpegError as exc:
+        raise MediaError(describe_ffmpeg_error(exc)) from None
+    if problem is not None:
+        raise MediaError(problem)
+
+
+def _limit_problem(container: av.container.InputContainer, limits: RenderLimits) -> str | None:
+    streams = container.streams
+    problems = [limits.streams_problem(len(streams.audio) + len(streams.subtitles))]
+    problems += [limits.frame_problem(s.codec_context.width, s.codec_context.height) for s in streams.video]
+    problems += [
+        limits.audio_problem(s.codec_context.sample_rate, s.codec_context.channels) for s in streams.audio
+    ]
+    declared = [container.duration / 1_000_000 if container.duration else None]
+    declared += [_seconds(s.duration, s.time_base) for s in (*streams.video, *streams.audio)]
+    problems += [limits.duration_problem(max((d for d in declared if d is not None), default=None))]
+    return next((p for p in problems if p is not None), None)

@@ -26,6 +26,7 @@ from autovid.errors import AssetError, MediaError, SpeechError
 from autovid.ports import SpeechRequest
 from autovid.render.aac import write_aac_track
 from autovid.render.captioning import Captions, caption_asset_ids, captioned_tts, make_captions
+from autovid.render.limits import RenderLimits
 from autovid.render.loudness import LoudnessMeter, TruePeak, limiting_warning, normalising_gain
 from autovid.render.media import (
     SAMPLE_RATE,
@@ -36,6 +37,7 @@ from autovid.render.media import (
     VideoScan,
     audio_packet_duration_s,
     audio_sample_count,
+    check_limits,
     probe,
     scan_video,
 )
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 MAX_SPEECH_WORKERS = 4
 MAX_PROBE_WORKERS = 4
 PREPARED_PERCENT = 25.0  # fetching, probing and speech; mixing and encoding take the rest
+DEFAULT_LIMITS = RenderLimits()
 MAX_DECODED_BYTES = 48 * 1024 * 1024  # repeated sources kept decoded: ~2 min of stereo float32
 _TRUNCATION_TOLERANCE_S = 0.5
 _MEASURING_SHARE = 0.3  # of the mixing stage's progress, when a loudness target needs a first pass
@@ -156,9 +159,11 @@ def render(
     workdir: Path,
     progress: Callable[[str, float], None] | None = None,
     checkpoint: Callable[[], None] | None = None,
+    limits: RenderLimits = DEFAULT_LIMITS,
 ) -> RenderResult:
     """Render ``spec`` to ``output_path``. ``checkpoint`` is called between steps and for every
-    audio block; whatever it raises (cancellation, timeout) aborts the render."""
+    audio block; whatever it raises (cancellation, timeout) aborts the render. A job over
+    ``limits`` fails before its speech is synthesized or any asset decoded."""
     check = checkpoint or (lambda: None)
     meter = _Progress(progress)
     timings: dict[str, float] = {}
@@ -166,7 +171,7 @@ def render(
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=MAX_SPEECH_WORKERS, thread_name_prefix="speech") as speech_pool:
         # Speech needs none of the assets: it is synthesized while they are fetched and probed.
-        speaking = _start_speech(spec, speech, speech_pool)
+        speaking = _start_speech(spec, speech, speech_pool, limits)
         # the fetch, then the video's probe and packet scan, then each audio asset's probe
         media_steps = 3 + len(used_audio_ids(spec))
         prep = _Preparation(meter, media_steps=media_steps, speech_steps=len(speaking))
@@ -175,7 +180,7 @@ def render(
         try:
             with _timed(timings, "fetching"):
                 meter.report("fetching", 0)
-                inputs = _fetch_and_probe(spec, assets, workdir / "assets", check, prep.media_step)
+                inputs = _fetch_and_probe(spec, assets, workdir / "assets", check, limits, prep.media_step)
             with _timed(timings, "speech"):
                 _collect_speech(speaking, inputs, check, lambda f: None)
                 meter.report("speech", PREPARED_PERCENT)
@@ -427,6 +432,7 @@ def _fetch_and_probe(
     assets: AssetSource,
     dest_dir: Path,
     check: Callable[[], None],
+    limits: RenderLimits,
     on_step: Callable[[], None] = lambda: None,
 ) -> _Inputs:
     audio_ids = used_audio_ids(spec)
@@ -440,6 +446,8 @@ def _fetch_and_probe(
         if asset.id not in paths:
             raise AssetError(asset.id, "was not fetched")
     check()
+    for asset in wanted:
+        _check_limits(asset.id, paths[asset.id], limits)
     on_step()
     video_id = spec.assets.video.id
     event_ids = _event_asset_ids(spec)
@@ -454,6 +462,8 @@ def _fetch_and_probe(
         for future in (video_info, video_scan, *measured.values()):
             future.add_done_callback(lambda _: on_step())
         video, scan = _probed_video(video_id, video_info, video_scan)
+        if (too_long := limits.duration_problem(scan.duration_s)) is not None:
+            raise AssetError(video_id, too_long)  # its timestamps run past what it declared
         durations = {asset_id: future.result() for asset_id, future in measured.items()}
     check()
     return _Inputs(
@@ -464,6 +474,13 @@ def _fetch_and_probe(
         asset_durations_s=durations,
         caption_paths={i: paths[i] for i in caption_asset_ids(spec)},
     )
+
+
+def _check_limits(asset_id: str, path: Path, limits: RenderLimits) -> None:
+    try:
+        check_limits(path, limits)
+    except MediaError as exc:
+        raise AssetError(asset_id, exc.message) from None
 
 
 def _probed_video(
@@ -522,9 +539,12 @@ def _video_info(inputs: _Inputs) -> VideoInfo:
 
 
 def _start_speech(
-    spec: JobSpec, speech: Synthesizer, pool: ThreadPoolExecutor
+    spec: JobSpec, speech: Synthesizer, pool: ThreadPoolExecutor, limits: RenderLimits
 ) -> dict[Future[tuple[Path, float]], list[int]]:
-    """Synthesize each distinct request once, on ``pool``; each future lists its events."""
+    """Synthesize each distinct request once, on ``pool``; each future lists its events. Too
+    much text in all is refused before a word is spoken."""
+    if (too_much := limits.speech_problem(spec)) is not None:
+        raise SpeechError(f"timeline: {too_much}")
     events: dict[SpeechRequest, list[int]] = {}
     captioned = captioned_tts(spec)
     for index, event in enumerate(spec.timeline):

@@ -4,25 +4,35 @@ The cache key is a SHA-256 of the engine's name and version and every field of t
 anything that changes the audio changes the key. Files are written to a temporary name and renamed
 into place, so a reader never sees half a file; concurrent requests for the same key in one
 process wait for a single synthesis, and across processes the last rename simply wins.
+
+The cache is bounded: every hit refreshes its file's modification time, and after each write the
+least recently used files go until the cache fits in ``max_bytes`` again (to 90 %, so the next
+writes do not each trigger a sweep). Files used within ``in_use_s`` stay, whatever their size: a
+render may still be about to read them (the file system may be shared by several workers).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from autovid.errors import SpeechError
+from autovid.files import write_bytes_atomically
 from autovid.ports import SpeechEngine, SpeechRequest, WordTiming
 from autovid.spec.models import TtsData
 
 log = logging.getLogger(__name__)
 
 _EXTENSIONS = frozenset({"wav", "mp3", "ogg", "flac", "m4a", "pcm"})
+DEFAULT_CACHE_BYTES = 2 * 1024**3
+IN_USE_S = 900.0  # longer than a job may run (AUTOVID_JOB_TIMEOUT defaults to 840 s)
 
 
 def speech_request(data: TtsData, *, word_timings: bool = False) -> SpeechRequest:
@@ -57,9 +67,21 @@ def read_word_timings(audio_path: Path) -> tuple[WordTiming, ...]:
 class SpeechSynthesizer:
     """``render.Synthesizer``: ``synthesize(request) -> Path`` of a cached audio file."""
 
-    def __init__(self, engine: SpeechEngine, cache_dir: Path) -> None:
+    def __init__(
+        self,
+        engine: SpeechEngine,
+        cache_dir: Path,
+        *,
+        max_bytes: int = DEFAULT_CACHE_BYTES,
+        in_use_s: float = IN_USE_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.engine = engine
         self.cache_dir = Path(cache_dir)
+        self.max_bytes = max_bytes
+        self.in_use_s = in_use_s
+        self._clock = clock
+        self._sweep_lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -105,16 +127,44 @@ class SpeechSynthesizer:
         if request.word_timings:
             # Written before the audio: whoever finds the audio finds its timings too.
             timings = [vars(word) for word in audio.words]
-            _write_atomically(words_path(path), json.dumps(timings, ensure_ascii=False).encode("utf-8"))
-        _write_atomically(path, audio.data)
+            write_bytes_atomically(words_path(path), json.dumps(timings, ensure_ascii=False).encode("utf-8"))
+        write_bytes_atomically(path, audio.data, fsync=True)
+        self._touch(path)
         log.debug("synthesized %s (%d bytes) with %s", path.name, len(audio.data), self.engine.name)
+        self.evict()
         return path
+
+    def evict(self) -> int:
+        """Remove least recently used files until the cache fits; the number of bytes freed."""
+        with self._sweep_lock:
+            entries = _cache_entries(self.cache_dir)
+            total = sum(size for _used, size, _path in entries)
+            if total <= self.max_bytes:
+                return 0
+            target = self.max_bytes * 9 // 10
+            recent = self._clock() - self.in_use_s
+            freed = 0
+            for used, size, path in sorted(entries):
+                if total - freed <= target or used >= recent:
+                    break
+                with contextlib.suppress(FileNotFoundError):  # another worker evicted it first
+                    path.unlink()
+                    freed += size
+                    words_path(path).unlink(missing_ok=True)  # the timings go with their audio
+            log.info("speech cache: evicted %d bytes (limit %d)", freed, self.max_bytes)
+            return freed
+
+    def _touch(self, path: Path) -> None:
+        now = self._clock()
+        with contextlib.suppress(FileNotFoundError):
+            os.utime(path, (now, now))
 
     def _find(self, key: str) -> Path | None:
         shard = self._shard(key)
         for extension in _EXTENSIONS:
             path = shard / f"{key}.{extension}"
             if path.is_file() and path.stat().st_size > 0:
+                self._touch(path)  # a hit: the least recently used files are evicted first
                 return path
         return None
 
@@ -126,15 +176,22 @@ class SpeechSynthesizer:
             return self._locks.setdefault(key, threading.Lock())
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:16]}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+def _cache_entries(cache_dir: Path) -> list[tuple[float, int, Path]]:
+    """(last use, size, path) of every cached file; temporary files of running writes are left out."""
+    entries: list[tuple[float, int, Path]] = []
+    with contextlib.suppress(FileNotFoundError):
+        for shard in os.scandir(cache_dir):
+            if not shard.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(shard.path):
+                if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                    continue
+                if entry.name.endswith(".words.json"):
+                    continue  # counted with, and evicted with, its audio file
+                with contextlib.suppress(FileNotFoundError):
+                    stat = entry.stat(follow_symlinks=False)
+                    path = Path(entry.path)
+                    words = words_path(path)
+                    size = stat.st_size + (words.stat().st_size if words.is_file() else 0)
+                    entries.append((stat.st_mtime, size, path))
+    return entries

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from autovid.assets import AssetFetcher
+from autovid.adapters.http.asset_fetch import HttpsTransport
+from autovid.assets import AssetFetcher, FetchPolicy, LocalFiles
 from autovid.errors import AssetError, JobCancelledError, TransientAssetError
 from autovid.spec.models import AudioAsset, VideoAsset
 
@@ -37,7 +38,12 @@ def fetcher(**overrides: object) -> AssetFetcher:
         "backoff_base_s": 0.01,
     }
     settings.update(overrides)
-    return AssetFetcher(**settings)  # type: ignore[arg-type]
+    policy = {
+        name: settings.pop(name)
+        for name in ("max_bytes", "retries", "backoff_base_s", "max_workers")
+        if name in settings
+    }
+    return AssetFetcher(LocalFiles(), FetchPolicy(**policy), https=HttpsTransport(**settings))  # type: ignore[arg-type]
 
 
 def audio(asset_id: str, source: str) -> AudioAsset:

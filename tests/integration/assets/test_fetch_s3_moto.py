@@ -11,7 +11,10 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from autovid.assets import AssetFetcher
+from autovid.adapters.aws.clients import make_clients
+from autovid.adapters.aws.s3_fetch import S3Transport
+from autovid.assets import AssetFetcher, FetchPolicy, LocalFiles
+from autovid.config import Settings
 from autovid.errors import AssetError, TransientAssetError
 from autovid.spec.models import AudioAsset, VideoAsset
 
@@ -29,15 +32,14 @@ def bucket(s3_endpoint: S3Endpoint) -> str:
 
 
 def s3_fetcher(client: Any, **overrides: object) -> AssetFetcher:
-    settings: dict[str, object] = {
-        "max_bytes": 1_000_000,
-        "timeout_s": 2.0,
-        "retries": 1,
-        "allow_private": False,
-        "allow_http": False,
-        "backoff_base_s": 0.01,
-    }
-    return AssetFetcher(s3_client=client, **{**settings, **overrides})  # type: ignore[arg-type]
+    settings: dict[str, object] = {"max_bytes": 1_000_000, "retries": 1, "backoff_base_s": 0.01}
+    transport = S3Transport(client) if client is not None else S3Transport(client_factory=ambient_client)
+    return AssetFetcher(LocalFiles(), FetchPolicy(**{**settings, **overrides}), s3=transport)  # type: ignore[arg-type]
+
+
+def ambient_client() -> Any:
+    """The client the CLI makes on its first s3:// source: the ambient credentials and endpoint."""
+    return make_clients(Settings()).s3
 
 
 def test_existing_object_downloads_with_its_extension(

@@ -179,7 +179,7 @@ def test_bootstrap_builds_the_aws_adapters_from_settings(
     for client in (container.blobs.client, container.store.client, engine.client):
         assert client.meta.endpoint_url == emulator.endpoint_url
         assert client.meta.region_name == "eu-west-1"
-    assert container.processor.assets._s3_client is container.blobs.client  # s3:// assets too
+    assert container.processor.assets._transports["s3"]._client is container.blobs.client  # s3:// assets too
 
 
 def _unreachable_clients(resources: Resources) -> AwsClients:

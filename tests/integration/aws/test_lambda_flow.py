@@ -44,7 +44,7 @@ def _spec(video_source: str, *, webhook_url: str | None = None) -> dict[str, Any
     return spec
 
 
-def _upload_video(tiny_video: Path, key: str = "assets/base.mp4") -> None:
+def _upload_video(tiny_video: Path, key: str) -> None:
     """The client's side of an asset upload: PUT to a pre-signed S3 URL."""
     from autovid.entrypoints.lambdas import container
 
@@ -94,11 +94,11 @@ def test_submit_render_store_status_and_webhook(
 ) -> None:
     resources, clients = lambdas.resources, lambdas.clients
     # GIVEN an asset uploaded through a pre-signed PUT
-    _upload_video(tiny_video)
+    _upload_video(tiny_video, f"assets/{lambdas.owner}/base.mp4")
 
     # WHEN a client submits through API Gateway
     submitted = lambdas.api(
-        "POST", "/submit", body=_spec("assets/base.mp4", webhook_url=f"{loopback.url}/hook")
+        "POST", "/submit", body=_spec(f"assets/{lambdas.owner}/base.mp4", webhook_url=f"{loopback.url}/hook")
     )
     assert submitted["statusCode"] == 200, submitted["body"]
     doc = json.loads(submitted["body"])
@@ -124,7 +124,7 @@ def test_submit_render_store_status_and_webhook(
     status = lambdas.api_json("GET", f"/status/{job_id}")
     assert status["status"] == "completed", status["error"]
     assert status["progress"] == {"stage": "done", "percent": 100.0}
-    key = f"outputs/{job_id}/out.mp4"
+    key = f"outputs/{lambdas.owner}/{job_id}/out.mp4"
     assert status["output"]["s3Uri"] == f"s3://{resources.bucket}/{key}"
     stored = clients.s3.get_object(Bucket=resources.bucket, Key=key)
     stored_bytes = stored["Body"].read()
@@ -156,8 +156,8 @@ def test_submit_render_store_status_and_webhook(
 
 
 def test_jobs_are_scoped_by_the_api_key_id(lambdas: Lambdas, tiny_video: Path) -> None:
-    _upload_video(tiny_video)
-    body = _spec("assets/base.mp4")
+    _upload_video(tiny_video, f"assets/{lambdas.owner}/base.mp4")
+    body = _spec(f"assets/{lambdas.owner}/base.mp4")
     first = lambdas.api_json("POST", "/submit", body=body, headers={"Idempotency-Key": "k1"})
     again = lambdas.api_json("POST", "/submit", body=body, headers={"Idempotency-Key": "k1"})
     assert again["jobId"] == first["jobId"]  # one job, one message
@@ -171,11 +171,11 @@ def test_jobs_are_scoped_by_the_api_key_id(lambdas: Lambdas, tiny_video: Path) -
 def test_a_poison_message_fails_alone_while_its_neighbour_completes(
     lambdas: Lambdas, tiny_video: Path
 ) -> None:
-    _upload_video(tiny_video)
+    _upload_video(tiny_video, f"assets/{lambdas.owner}/base.mp4")
     sqs, queue_url = lambdas.clients.sqs, lambdas.resources.queue_url
     # A short lease, so the message Lambda keeps comes back within the test.
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "2"})
-    job_id = _submit(lambdas, _spec("assets/base.mp4"))
+    job_id = _submit(lambdas, _spec(f"assets/{lambdas.owner}/base.mp4"))
     sqs.send_message(QueueUrl=queue_url, MessageBody="this is not a job")
     messages = lambdas.receive(count=2)
     poison = next(m for m in messages if m["Body"] == "this is not a job")
@@ -192,8 +192,8 @@ def test_a_poison_message_fails_alone_while_its_neighbour_completes(
 
 
 def test_a_duplicate_delivery_renders_once(lambdas: Lambdas, tiny_video: Path, loopback: Loopback) -> None:
-    _upload_video(tiny_video)
-    job_id = _submit(lambdas, _spec("assets/base.mp4", webhook_url=f"{loopback.url}/hook"))
+    _upload_video(tiny_video, f"assets/{lambdas.owner}/base.mp4")
+    job_id = _submit(lambdas, _spec(f"assets/{lambdas.owner}/base.mp4", webhook_url=f"{loopback.url}/hook"))
     (first,) = lambdas.receive()
     # SQS delivers the same message again (at-least-once): same message id, a new receipt handle.
     lambdas.clients.sqs.change_message_visibility(
@@ -208,7 +208,7 @@ def test_a_duplicate_delivery_renders_once(lambdas: Lambdas, tiny_video: Path, l
 
     done = _job(job_id)
     assert done.status.value == "completed" and done.attempts == 1
-    assert _output_versions(lambdas, f"outputs/{job_id}/out.mp4") == 1
+    assert _output_versions(lambdas, f"outputs/{lambdas.owner}/{job_id}/out.mp4") == 1
     assert len(loopback.received("/hook")) == 1
     assert lambdas.receive(wait_s=1.5) == []
 

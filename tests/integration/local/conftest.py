@@ -79,7 +79,7 @@ class Cluster:
     def submit(self, *, title: str = "job", webhook_url: str | None = None) -> Job:
         spec: dict[str, Any] = {
             "jobInfo": {"title": title},
-            "assets": {"video": {"id": "main", "source": "assets/base.mp4"}},
+            "assets": {"video": {"id": "main", "source": "assets/key-a/base.mp4"}},
             "timeline": [],
             "output": {"filename": "out.mp4"},
         }
@@ -138,7 +138,7 @@ def cluster(tmp_path: Path) -> Iterator[Callable[..., Cluster]]:
         container = bootstrap(config, assets=object(), speech=object())
         video = tmp_path / "base.mp4"
         samples.make_video(video, duration_s=1.0, fps=10)
-        container.blobs.put_file("assets/base.mp4", video)
+        container.blobs.put_file("assets/key-a/base.mp4", video)
         made = Cluster(data_dir, env, container)
         created.append(made)
         return made

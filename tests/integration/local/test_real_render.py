@@ -30,10 +30,10 @@ def _spec() -> dict:
     return {
         "jobInfo": {"projectId": "p", "title": "real"},
         "assets": {
-            "video": {"id": "main", "source": "assets/base.mp4"},
+            "video": {"id": "main", "source": "assets/key-a/base.mp4"},
             "audio": [
-                {"id": "music", "source": "assets/music.wav"},
-                {"id": "blip", "source": "assets/blip.wav"},
+                {"id": "music", "source": "assets/key-a/music.wav"},
+                {"id": "blip", "source": "assets/key-a/blip.wav"},
             ],
         },
         "backgroundMusic": {"playlist": ["music"], "volume": 0.3, "crossfadeDuration": 0.5},
@@ -55,7 +55,7 @@ def _container(tmp_path: Path, **settings):
     samples.make_music_loop(tmp_path / "music.wav", duration_s=2.0)
     samples.make_effect(tmp_path / "blip.wav", "blip")
     for name in ("base.mp4", "music.wav", "blip.wav"):
-        container.blobs.put_file(f"assets/{name}", tmp_path / name)
+        container.blobs.put_file(f"assets/key-a/{name}", tmp_path / name)
     return container
 
 

@@ -52,7 +52,7 @@ def test_submit_returns_the_status_document_and_status_reads_it_back(
 def test_a_completed_job_has_an_output_url_and_the_seeds_fields(
     api: Any, tiny_video: Any, minimal_spec: Any
 ) -> None:
-    _, secret = api.new_key()
+    key_id, secret = api.new_key()
     source = api.upload_video(secret, tiny_video)
     with api.client(secret) as client:
         job_id = submit(client, minimal_spec(source)).json()["jobId"]
@@ -61,7 +61,7 @@ def test_a_completed_job_has_an_output_url_and_the_seeds_fields(
 
     assert doc["status"] == "completed", doc["error"]
     assert doc["completedAt"] is not None and doc["processingTime"] is not None
-    assert doc["output"]["url"].startswith(f"{api.url}/files/outputs/{job_id}/my-video.mp4?")
+    assert doc["output"]["url"].startswith(f"{api.url}/files/outputs/{key_id}/{job_id}/my-video.mp4?")
     assert doc["output"]["urlExpiresAt"] is not None
     assert doc["output"]["duration"] == 1.0 and doc["output"]["size"] > 0
 
@@ -98,11 +98,12 @@ def test_a_repeated_idempotency_key_returns_the_same_job_once(
     _, secret = api.new_key()
     _, other = api.new_key()
     source = api.upload_video(secret, tiny_video)
+    source_b = api.upload_video(other, tiny_video)
     with api.client(secret) as client, api.client(other) as client_b:
         first = submit(client, minimal_spec(source), **{"Idempotency-Key": "order-42"}).json()
         again = submit(client, minimal_spec(source), **{"Idempotency-Key": "order-42"}).json()
         fresh = submit(client, minimal_spec(source), **{"Idempotency-Key": "order-43"}).json()
-        other_owner = submit(client_b, minimal_spec(source), **{"Idempotency-Key": "order-42"}).json()
+        other_owner = submit(client_b, minimal_spec(source_b), **{"Idempotency-Key": "order-42"}).json()
         handled = drain(api)
 
     assert again["jobId"] == first["jobId"]

@@ -66,14 +66,7 @@ def dest(tmp_path: Path) -> Path:
     return tmp_path / "work"
 
 
-FETCH_SETTINGS: dict[str, object] = {
-    "max_bytes": 100_000,
-    "timeout_s": 1.0,
-    "retries": 2,
-    "allow_private": False,
-    "allow_http": False,
-    "backoff_base_s": 0.0,
-}
+FETCH_SETTINGS: dict[str, object] = {"max_bytes": 100_000, "retries": 2, "backoff_base_s": 0.0}  # FetchPolicy
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autovid.assets import AssetFetcher
+from autovid.assets import AssetFetcher, FetchPolicy, LocalFiles
 from autovid.errors import AssetError, ConfigError
 from autovid.spec.models import AudioAsset, VideoAsset
 
@@ -25,8 +25,15 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def cli_fetcher(base_dir: Path, settings: dict[str, object], **overrides: object) -> AssetFetcher:
-    return AssetFetcher(base_dir=base_dir, **{**settings, **overrides})  # type: ignore[arg-type]
+def cli_fetcher(
+    base_dir: Path,
+    settings: dict[str, object],
+    *,
+    allowed_roots: list[Path] | None = None,
+    **overrides: object,
+) -> AssetFetcher:
+    policy = FetchPolicy(**{**settings, **overrides})  # type: ignore[arg-type]
+    return AssetFetcher(LocalFiles(base_dir=base_dir, allowed_roots=allowed_roots), policy)
 
 
 def refused(fetcher: AssetFetcher, source: str, dest: Path) -> AssetError:
@@ -151,7 +158,7 @@ def test_oversize_file_is_refused_and_nothing_remains(
 def test_relative_path_without_a_base_folder_is_refused(
     dest: Path, fetch_settings: dict[str, object]
 ) -> None:
-    fetcher = AssetFetcher(**fetch_settings)  # type: ignore[arg-type]
+    fetcher = AssetFetcher(LocalFiles(), FetchPolicy(**fetch_settings))  # type: ignore[arg-type]
 
     assert "needs a base folder" in refused(fetcher, "media/music.mp3", dest).reason
 
@@ -181,9 +188,9 @@ def test_no_assets_means_nothing_to_do(project: Path, dest: Path, fetch_settings
     assert cli_fetcher(project, fetch_settings).fetch_all([], dest) == {}
 
 
-def test_cli_and_service_modes_do_not_mix(project: Path, fetch_settings: dict[str, object]) -> None:
+def test_a_policy_without_room_for_a_byte_is_refused(fetch_settings: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
-        AssetFetcher(base_dir=project, blob_store=object(), **fetch_settings)  # type: ignore[arg-type]
+        FetchPolicy(**{**fetch_settings, "max_bytes": 0})  # type: ignore[arg-type]
 
 
 def test_a_local_file_on_the_same_file_system_is_linked_not_copied(

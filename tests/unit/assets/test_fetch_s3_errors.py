@@ -9,7 +9,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from autovid.assets import AssetFetcher
+from autovid.adapters.aws.s3_fetch import S3Transport
+from autovid.assets import AssetFetcher, FetchPolicy, LocalFiles
 from autovid.errors import AssetError, TransientAssetError
 from autovid.spec.models import AudioAsset
 
@@ -25,7 +26,7 @@ def s3_client() -> Any:
 
 
 def fetch(client: Any, dest: Path, settings: dict[str, object], source: str = SOURCE) -> dict[str, Path]:
-    fetcher = AssetFetcher(s3_client=client, **settings)  # type: ignore[arg-type]
+    fetcher = AssetFetcher(LocalFiles(), FetchPolicy(**settings), s3=S3Transport(client))  # type: ignore[arg-type]
     return fetcher.fetch_all([AudioAsset(id="music", source=source)], dest)
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from autovid.assets import AssetFetcher
+from autovid.assets import AssetFetcher, FetchPolicy, ManagedStorage
 from autovid.errors import AssetError, TransientAssetError
 from autovid.spec.models import AudioAsset
 
@@ -19,7 +19,7 @@ DATA = os.urandom(3000)
 
 
 def service_fetcher(store: FolderBlobStore, settings: dict[str, object], **overrides: object) -> AssetFetcher:
-    return AssetFetcher(blob_store=store, **{**settings, **overrides})  # type: ignore[arg-type]
+    return AssetFetcher(ManagedStorage(store), FetchPolicy(**{**settings, **overrides}))  # type: ignore[arg-type]
 
 
 def test_asset_key_is_read_from_storage(

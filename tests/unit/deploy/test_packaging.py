@@ -203,7 +203,7 @@ def call(method, path, body=None, key_id="key-1"):
     return {"status": answer["statusCode"], "body": json.loads(answer["body"] or "null")}
 
 spec = {
-    "assets": {"video": {"id": "main", "source": "assets/in.mp4"}},
+    "assets": {"video": {"id": "main", "source": "assets/key-1/in.mp4"}},
     "timeline": [],
     "output": {"filename": "out.mp4"},
 }
@@ -267,7 +267,9 @@ def test_api_zip_serves_requests_against_the_templates_resources(
     try:
         clients = emulator.clients()
         created = create_from_template(clients, cfn_resources, names)
-        clients.s3.put_object(Bucket=created["S3_BUCKET_NAME"], Key="assets/in.mp4", Body=b"video bytes")
+        clients.s3.put_object(
+            Bucket=created["S3_BUCKET_NAME"], Key="assets/key-1/in.mp4", Body=b"video bytes"
+        )
 
         env = handler_environment(cfn_resources, "ApiFunction")
         env.update(created)

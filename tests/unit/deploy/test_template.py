@@ -419,6 +419,9 @@ def resolve(value: Any, names: dict[str, str]) -> str:
         return names.get(ref, f"{ref.lower()}-value")
     if "Fn::Sub" in value and "{{resolve:" in value["Fn::Sub"]:
         return "x" * 48  # what CloudFormation puts there at deploy time
+    if "Fn::Join" in value:  # a list parameter joined (its default)
+        separator, listed = value["Fn::Join"]
+        return separator.join(names.get(listed["Ref"], "").split(","))
     return render_sub(value, names)
 
 
@@ -436,6 +439,7 @@ def test_settings_accept_the_deployed_environment(
     assert settings.presigned_url_expiration_s == 86_400
     assert settings.jobs_ttl_s == 604_800
     assert settings.log_level == "INFO"
+    assert settings.s3_buckets_readable == {settings.s3_bucket_name}  # SourceBuckets is empty
 
 
 def test_functions_use_their_own_log_groups_with_retention(cfn_resources: dict[str, Any]) -> None:
@@ -534,10 +538,20 @@ def test_processor_role_is_least_privilege(cfn_resources: dict[str, Any]) -> Non
     assert counters["Resource"] == {"Fn::GetAtt": ["BatchesTable", "Arn"]}
     # Custom buckets (s3:// sources and destinations) only when the deployer lists them.
     conditional = {st["Fn::If"][0]: st["Fn::If"] for st in statements(role) if "Fn::If" in st}
-    assert set(conditional) == {"HasExtraReadableObjects", "HasExtraWritableObjects"}
-    read = conditional["HasExtraReadableObjects"]
+    assert set(conditional) == {"HasSourceBuckets", "HasExtraWritableObjects"}
+    read = conditional["HasSourceBuckets"]
     assert read[1]["Action"] == "s3:GetObject"
-    assert read[1]["Resource"] == {"Ref": "ExtraReadableS3ObjectArns"}
+    assert read[1]["Resource"] == {
+        "Fn::Split": [
+            ",",
+            {
+                "Fn::Sub": [
+                    "arn:aws:s3:::${Names}/*",
+                    {"Names": {"Fn::Join": ["/*,arn:aws:s3:::", {"Ref": "SourceBuckets"}]}},
+                ]
+            },
+        ]
+    }
     assert read[2] == {"Ref": "AWS::NoValue"}
     write = conditional["HasExtraWritableObjects"]
     assert set(write[1]["Action"]) == {"s3:PutObject", "s3:AbortMultipartUpload", "s3:GetObject"}
@@ -545,13 +559,31 @@ def test_processor_role_is_least_privilege(cfn_resources: dict[str, Any]) -> Non
 
 
 def test_extra_bucket_parameters_default_to_none(cfn_template: dict[str, Any]) -> None:
-    for parameter in ("ExtraReadableS3ObjectArns", "ExtraWritableS3ObjectArns"):
+    for parameter in ("SourceBuckets", "ExtraWritableS3ObjectArns"):
         assert cfn_template["Parameters"][parameter]["Type"] == "CommaDelimitedList"
         assert cfn_template["Parameters"][parameter]["Default"] == ""
-    condition = cfn_template["Conditions"]["HasExtraReadableObjects"]
-    assert condition == {
-        "Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "ExtraReadableS3ObjectArns"}]}, ""]}]
-    }
+    condition = cfn_template["Conditions"]["HasSourceBuckets"]
+    assert condition == {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "SourceBuckets"}]}, ""]}]}
+
+
+def test_the_service_refuses_exactly_the_buckets_the_processor_may_not_read(
+    cfn_resources: dict[str, Any],
+) -> None:
+    """The buckets the role grants and the buckets the service accepts come from one parameter."""
+    for function in ("ApiFunction", "ProcessorFunction"):
+        env = props(cfn_resources, function)["Environment"]["Variables"]
+        assert env["AUTOVID_S3_SOURCE_BUCKETS"] == {"Fn::Join": [",", {"Ref": "SourceBuckets"}]}
+    role = cfn_resources["ProcessorRole"]
+    granted = [st["Fn::If"][1] for st in statements(role) if "Fn::If" in st]
+    (read,) = [st for st in granted if st["Sid"] == "ReadSourceBuckets"]
+    names = ["my-media", "team-library"]
+    split = read["Resource"]["Fn::Split"]
+    template, values = split[1]["Fn::Sub"]
+    joined = values["Names"]["Fn::Join"][0].join(names)
+    assert template.replace("${Names}", joined).split(split[0]) == [
+        "arn:aws:s3:::my-media/*",
+        "arn:aws:s3:::team-library/*",
+    ]
 
 
 def test_webhook_secret_is_generated_unless_given(cfn_template: dict[str, Any]) -> None:

@@ -239,14 +239,14 @@ def make_env(
     )
     video = tmp_path / "base.mp4"
     samples.make_video(video, duration_s=1.0, fps=10)
-    container.blobs.put_file("assets/base.mp4", video)
+    container.blobs.put_file("assets/key-a/base.mp4", video)
     return Env(container, render, store, sleeps)
 
 
 def job_spec(webhook_url: str | None = None, **webhook: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "jobInfo": {"projectId": "demo_project", "title": "Welcome Video"},
-        "assets": {"video": {"id": "main", "source": "assets/base.mp4"}},
+        "assets": {"video": {"id": "main", "source": "assets/key-a/base.mp4"}},
         "timeline": [],
         "output": {"filename": "my-video"},
     }

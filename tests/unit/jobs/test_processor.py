@@ -22,7 +22,7 @@ def test_a_job_renders_stores_completes_and_notifies(make, scripted, spec, webho
     assert outcome == Outcome.COMPLETED
     done = env.service.get(job.job_id, owner="key-a")
     assert done.status == JobStatus.COMPLETED and done.attempts == 1 and done.error is None
-    assert done.output.key == f"outputs/{job.job_id}/my-video.mp4"
+    assert done.output.key == f"outputs/key-a/{job.job_id}/my-video.mp4"
     stored = env.container.blobs.path_for(done.output.key)
     info = probe(stored)
     assert info.video is not None and info.audio is not None
@@ -60,7 +60,9 @@ def test_status_document_of_a_completed_job(make, scripted, spec) -> None:
     assert doc["jobInfo"] == {"projectId": "demo_project", "title": "Welcome Video"}
     output = doc["output"]
     assert output["s3Uri"] is None and output["duration"] == 1.0 and output["size"] > 0
-    assert output["url"].startswith(f"http://autovid.test/files/outputs/{job.job_id}/my-video.mp4?expires=")
+    assert output["url"].startswith(
+        f"http://autovid.test/files/outputs/key-a/{job.job_id}/my-video.mp4?expires="
+    )
     assert output["urlExpiresAt"].endswith("+00:00")
 
 
@@ -162,7 +164,7 @@ def test_cancelling_a_running_job_stops_it_at_a_checkpoint(make, scripted, spec)
     final = env.service.get(job.job_id, owner="key-a")
     assert final.status == JobStatus.CANCELLED and final.output is None
     assert render.running == 0
-    assert not env.container.blobs.exists(f"outputs/{job.job_id}/my-video.mp4")
+    assert not env.container.blobs.exists(f"outputs/key-a/{job.job_id}/my-video.mp4")
 
 
 def test_a_duplicate_delivery_never_renders_the_job_twice_at_once(make, scripted, spec) -> None:
@@ -234,3 +236,27 @@ def test_a_missed_webhook_is_sent_when_the_message_comes_back(make, scripted, sp
     assert env.processor.process(env.receive()) == Outcome.SKIPPED
     assert len(webhook_receiver.for_path("/late")) == 1
     assert env.service.get(job.job_id, owner="key-a").webhook_delivery["delivered"] is True
+
+
+def test_a_record_naming_another_owners_file_fails_in_the_worker_without_rendering(
+    make, scripted, spec
+) -> None:
+    # GIVEN a job record of key-b whose spec names key-a's upload (as a record written before
+    # the check existed, or by anything but submit, would)
+    from autovid.jobs.model import Job
+
+    env = make(scripted())
+    record = Job(job_id="job-of-b", owner="key-b", spec=spec())
+    env.store.create(record)
+    env.queue.send(record.job_id)
+
+    # WHEN a worker takes it
+    outcome = env.processor.process(env.receive())
+
+    # THEN it fails at once, told what a missing file gets, and nothing renders
+    failed = env.service.get("job-of-b", owner="key-b")
+    assert outcome == Outcome.FAILED and failed.status == JobStatus.FAILED
+    assert failed.error == (
+        "asset 'main': no file 'assets/key-a/base.mp4' in managed storage; upload it first (POST /assets)"
+    )
+    assert env.render.calls == 0

@@ -39,21 +39,28 @@ def test_submit_refuses_sources_missing_from_managed_storage(make, scripted, spe
     env = make(scripted())
     bad = spec()
     bad["assets"]["audio"] = [
-        {"id": "music", "source": "assets/missing.mp3"},
-        {"id": "x", "source": "../etc/passwd"},
+        {"id": "music", "source": "assets/key-a/missing.mp3"},
+        {"id": "x", "source": "assets/key-a/../../etc/passwd"},
+        {"id": "y", "source": "../etc/passwd"},
     ]
     with pytest.raises(SpecError) as caught:
         env.service.submit(bad, owner="key-a")
     details = {e.path: e.message for e in caught.value.errors}
-    assert "no file 'assets/missing.mp3' in managed storage" in details["assets.audio[0].source"]
+    assert "no file 'assets/key-a/missing.mp3' in managed storage" in details["assets.audio[0].source"]
     assert "'..'" in details["assets.audio[1].source"]
+    assert "no file '../etc/passwd' in managed storage" in details["assets.audio[2].source"]
 
 
 def test_an_idempotency_key_returns_the_first_job_and_queues_once(make, scripted, spec) -> None:
     env = make(scripted())
     first = env.service.submit(spec(), owner="key-a", idempotency_key="order-42")
     again = env.service.submit(spec(), owner="key-a", idempotency_key="order-42")
-    other = env.service.submit(spec(), owner="key-b", idempotency_key="order-42")
+    own_copy = env.container.settings.data_dir / "copy.mp4"
+    env.container.blobs.get_file("assets/key-a/base.mp4", own_copy)
+    env.container.blobs.put_file("assets/key-b/base.mp4", own_copy)
+    of_b = spec()
+    of_b["assets"]["video"]["source"] = "assets/key-b/base.mp4"
+    other = env.service.submit(of_b, owner="key-b", idempotency_key="order-42")
     assert again.job_id == first.job_id and other.job_id != first.job_id
     assert env.queue.counts()["visible"] == 2
 

@@ -153,3 +153,78 @@ def test_speech_request_from_a_spec_event() -> None:
         SpeechRequest("Bonjour.", "text", "Lea", "generative", "fr-FR"),
         SpeechRequest("Hi.", "text", "Joanna", "neural", None),
     ]
+
+
+class SizedEngine(CountingEngine):
+    """Returns ``size`` bytes per request, so the cache's size is known exactly."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def synthesize(self, request: SpeechRequest) -> SpeechAudio:
+        super().synthesize(request)
+        return SpeechAudio(data=b"x" * self.size, extension="wav")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_s = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def said(text: str) -> SpeechRequest:
+    return replace(REQUEST, text=text)
+
+
+def cache_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def test_the_cache_evicts_the_least_recently_used_files_past_its_limit(tmp_path: Path) -> None:
+    # GIVEN a 1000-byte cache holding A, B and C (300 bytes each, used in that order), A used again
+    engine, clock = SizedEngine(300), Clock()
+    synthesizer = SpeechSynthesizer(engine, tmp_path, max_bytes=1000, in_use_s=0.5, clock=clock)
+    paths = {}
+    for text in ("A", "B", "C"):
+        paths[text] = synthesizer.synthesize(said(text))
+        clock.now_s += 1
+    synthesizer.synthesize(said("A"))
+    clock.now_s += 1
+
+    # WHEN D does not fit
+    paths["D"] = synthesizer.synthesize(said("D"))
+
+    # THEN B, the least recently used, is gone (down to 90 % of the limit); A, C and D stay
+    assert {t for t, p in paths.items() if p.exists()} == {"A", "C", "D"}
+    assert cache_bytes(tmp_path) == 900
+    synthesizer.synthesize(said("B"))
+    assert [r.text for r in engine.calls] == ["A", "B", "C", "D", "B"]  # B is synthesized anew
+
+
+def test_files_a_render_may_still_read_are_never_evicted(tmp_path: Path) -> None:
+    clock = Clock()
+    synthesizer = SpeechSynthesizer(SizedEngine(400), tmp_path, max_bytes=1000, in_use_s=60, clock=clock)
+    for text in ("A", "B", "C"):
+        synthesizer.synthesize(said(text))
+        clock.now_s += 10
+
+    assert cache_bytes(tmp_path) == 1200  # over the limit, but every file was used under a minute ago
+    clock.now_s += 60
+    assert synthesizer.evict() == 400 and cache_bytes(tmp_path) == 800  # the oldest goes first
+
+
+def test_the_cache_limit_is_a_setting_and_smaller_under_tmp(tmp_path: Path) -> None:
+    from autovid.bootstrap import bootstrap
+    from autovid.config import Settings
+
+    assert Settings(cache_dir=Path("/var/cache/autovid")).speech_cache_limit_bytes == 2 * 1024**3
+    assert Settings(cache_dir=Path("/tmp/autovid/cache")).speech_cache_limit_bytes <= 2 * 1024**3
+    tmp_total = __import__("shutil").disk_usage("/tmp").total
+    assert Settings(cache_dir=Path("/tmp/x")).speech_cache_limit_bytes == min(2 * 1024**3, tmp_total // 4)
+    settings = Settings(
+        data_dir=tmp_path, speech_cache_bytes=12_345, secret_key="s" * 32, webhook_secret="w" * 32
+    )
+    assert bootstrap(settings).processor.speech.max_bytes == 12_345

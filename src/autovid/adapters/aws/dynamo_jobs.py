@@ -43,7 +43,15 @@ from autovid.errors import (
     SpecError,
     TransientStorageError,
 )
-from autovid.jobs.model import Job, JobStatus, isoformat, job_from_record, job_to_record, utcnow
+from autovid.jobs.model import (
+    Job,
+    JobStatus,
+    isoformat,
+    job_from_record,
+    job_to_record,
+    refuse_immutable_changes,
+    utcnow,
+)
 from autovid.ports import JobStore
 
 TABLE_KEY = "jobId"
@@ -83,9 +91,6 @@ ATTRIBUTES: dict[str, str] = {
     "batch_id": "batchId",
     "batch_row": "batchRow",
 }
-_IMMUTABLE = frozenset(
-    {"job_id", "owner", "submitted_at", "batch_id", "batch_row"}
-)  # they make up the table and index keys
 _PROBE = Job(job_id="probe", owner="probe", spec={})
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -135,8 +140,7 @@ class DynamoJobStore(JobStore):
         unknown = set(changes) - set(ATTRIBUTES)
         if unknown:
             raise ValueError(f"unknown job fields: {', '.join(sorted(unknown))}")
-        if set(changes) & _IMMUTABLE:
-            raise ValueError(f"job fields {', '.join(sorted(set(changes) & _IMMUTABLE))} cannot change")
+        refuse_immutable_changes(changes)
         if job_id.startswith(IDEMPOTENCY_PREFIX):
             raise JobNotFoundError(f"job '{job_id}' not found")
         request = _UpdateRequest(int(time.time()))

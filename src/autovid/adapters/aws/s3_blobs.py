@@ -10,9 +10,7 @@ working when those credentials expire, whatever ``expires_s`` says.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,8 +21,9 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from autovid.adapters.aws.errors import NOT_FOUND_CODES, error_code, storage_error
-from autovid.adapters.local.local_blobs import check_key
+from autovid.assets.ownership import check_key
 from autovid.errors import StorageError, TransientStorageError
+from autovid.files import atomic_write
 from autovid.ports import BlobStore
 
 MULTIPART_THRESHOLD_BYTES = 64 * 1024**2
@@ -74,16 +73,11 @@ class S3BlobStore(BlobStore):
 
     def get_file(self, key: str, dest: Path) -> None:
         bucket, name = self.locate(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-        os.close(fd)
         try:
-            self.client.download_file(bucket, name, temp_name, Config=self.transfer_config)
-            os.replace(temp_name, dest)
+            with atomic_write(dest) as temp:
+                self.client.download_file(bucket, name, str(temp), Config=self.transfer_config)
         except (ClientError, BotoCoreError) as exc:
             raise self._read_error(exc, key, "S3 download") from exc
-        finally:
-            Path(temp_name).unlink(missing_ok=True)
 
     def exists(self, key: str) -> bool:
         try:

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import quote
 
 from autovid.adapters.local.signing import Signer
+from autovid.assets.ownership import check_key
 from autovid.errors import StorageError
+from autovid.files import atomic_write
 from autovid.ports import BlobStore
-
-_MAX_KEY_CHARS = 1024
 
 
 class LocalBlobStore(BlobStore):
@@ -37,18 +35,8 @@ class LocalBlobStore(BlobStore):
     # --- BlobStore -----------------------------------------------------------------------------
 
     def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> None:
-        target = self.path_for(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out, path.open("rb") as src:
-                shutil.copyfileobj(src, out, 1024 * 1024)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temp_name, target)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        with atomic_write(self.path_for(key), fsync=True) as temp:
+            shutil.copyfile(path, temp)
 
     def get_file(self, key: str, dest: Path) -> None:
         source = self.path_for(key)
@@ -107,21 +95,6 @@ class LocalBlobStore(BlobStore):
 
     def delete(self, key: str) -> None:
         self.path_for(key).unlink(missing_ok=True)
-
-
-def check_key(key: str) -> None:
-    """A key is a relative POSIX path without '.', '..', empty parts, backslashes or NULs."""
-    problem = None
-    if not key or len(key) > _MAX_KEY_CHARS:
-        problem = f"must be 1-{_MAX_KEY_CHARS} characters"
-    elif "\\" in key or "\x00" in key or key.startswith("/"):
-        problem = "must be a relative path with '/' separators"
-    elif any(part in ("", ".", "..") for part in key.split("/")):
-        problem = "must not contain empty, '.' or '..' segments"
-    elif PurePosixPath(key).name.startswith("."):
-        problem = "must not name a hidden file"
-    if problem:
-        raise StorageError(f"storage key '{key}' {problem}")
 
 
 def _signed_text(key: str, expires: int) -> str:

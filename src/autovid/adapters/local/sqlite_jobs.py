@@ -12,7 +12,14 @@ from typing import Any
 
 from autovid.adapters.local.db import Database
 from autovid.errors import ConflictError, ErrorDetail, JobNotFoundError, SpecError
-from autovid.jobs.model import Job, JobStatus, job_from_record, job_to_record, utcnow
+from autovid.jobs.model import (
+    Job,
+    JobStatus,
+    job_from_record,
+    job_to_record,
+    refuse_immutable_changes,
+    utcnow,
+)
 from autovid.ports import JobStore
 
 _SCHEMA = """
@@ -108,6 +115,7 @@ class SqliteJobStore(JobStore):
         unknown = set(changes) - _FIELDS
         if unknown:
             raise ValueError(f"unknown job fields: {', '.join(sorted(unknown))}")
+        refuse_immutable_changes(changes)
         with self._db.transaction() as conn:
             row = conn.execute("SELECT record, expires_at FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
             if row is None or _expired(row["expires_at"], int(time.time())):

@@ -11,7 +11,6 @@ import mimetypes
 import os
 import re
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path as FilePath
 from pathlib import PurePosixPath
@@ -22,6 +21,7 @@ from fastapi.security import APIKeyHeader
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
+from autovid.assets.ownership import upload_key
 from autovid.auth.authenticators import API_KEY_HEADER, Authenticator
 from autovid.config import Settings
 from autovid.entrypoints.api import schemas
@@ -170,11 +170,10 @@ def build_router(ctx: ApiContext) -> APIRouter:
         filename: FilenameQuery = None,
     ) -> Response:
         """Send the file's bytes as the raw request body (`curl --data-binary @music.mp3`). The
-        answer's `source` (`assets/<id>/<filename>`) names the file in a spec."""
-        await run_in_threadpool(ctx.owner, request, api_key)
+        answer's `source` (`assets/<owner>/<id>/<filename>`) names the file in a spec."""
+        owner = await run_in_threadpool(ctx.owner, request, api_key)
         name = check_filename(filename)
-        key = f"assets/{uuid.uuid4().hex}/{name}"
-        return await _store_upload(request, ctx, key, name)
+        return await _store_upload(request, ctx, upload_key(owner, name), name)
 
     @router.post(
         "/assets/upload-url",
@@ -195,14 +194,14 @@ def build_router(ctx: ApiContext) -> APIRouter:
     ) -> Response:
         """For files too large to pass through the API (API Gateway caps bodies at 10 MB): PUT
         the bytes straight to S3 at `uploadUrl`, then use `source` in a spec."""
-        ctx.owner(request, api_key)
+        owner = ctx.owner(request, api_key)
         name = check_filename(filename)
         presign = getattr(ctx.blobs, "upload_url", None)
         if presign is None:
             return json_response(
                 {"error": "Not available", "message": "local storage takes uploads at POST /assets"}, 404
             )
-        key = f"assets/{uuid.uuid4().hex}/{name}"
+        key = upload_key(owner, name)
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         url, expires_at = presign(
             key, expires_s=ctx.settings.presigned_url_expiration_s, content_type=content_type
