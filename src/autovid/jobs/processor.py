@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from autovid.errors import (
     AutovidError,
@@ -35,11 +35,13 @@ from autovid.errors import (
 )
 from autovid.jobs.model import CaptionOutput, Job, JobStatus, OutputInfo, Progress, stage_rank, utcnow
 from autovid.jobs.service import JobService, retry_delay_s, webhook_of
-from autovid.jobs.webhooks import WebhookSender
-from autovid.ports import QueueMessage
+from autovid.ports import QueueMessage, WebhookSender
 from autovid.render.report import CaptionFile
 from autovid.spec.models import JobSpec
 from autovid.spec.validation import parse_spec
+
+if TYPE_CHECKING:  # the render engine loads when the first job runs (see render_fn)
+    from autovid.render.pipeline import AssetSource, RenderResult, Synthesizer
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,12 @@ class RenderFn(Protocol):
         spec: JobSpec,
         *,
         output_path: Path,
-        assets: Any,
-        speech: Any,
+        assets: AssetSource,
+        speech: Synthesizer,
         workdir: Path,
         progress: Callable[[str, float], None] | None = None,
         checkpoint: Callable[[], None] | None = None,
-    ) -> Any: ...
+    ) -> RenderResult: ...
 
 
 class _LostClaim(Exception):
@@ -98,8 +100,8 @@ class JobProcessor:
         self,
         service: JobService,
         *,
-        assets: Any,
-        speech: Any,
+        assets: AssetSource | None,
+        speech: Synthesizer | None,
         webhooks: WebhookSender | None,
         work_dir: Path,
         render: RenderFn | None = None,
@@ -380,13 +382,13 @@ class _Run:
         workdir.mkdir(parents=True, exist_ok=True)
         output_path = workdir / "output" / spec.output.filename
         output_path.parent.mkdir(parents=True, exist_ok=True)
-        self._check_dependencies()
+        assets, speech = self._dependencies()
         result = self._supervise(
             lambda: self.p.render_fn()(
                 spec,
                 output_path=output_path,
-                assets=self.p.assets,
-                speech=self.p.speech,
+                assets=assets,
+                speech=speech,
                 workdir=workdir,
                 progress=self.on_progress,
                 checkpoint=self.checkpoint,
@@ -412,16 +414,17 @@ class _Run:
         self.p.blobs.put_file(key, caption.path, content_type=content_type)
         return CaptionOutput(caption.format, caption.language, key, self.p.blobs.uri(key))
 
-    def _check_dependencies(self) -> None:
+    def _dependencies(self) -> tuple[AssetSource, Synthesizer]:
         if self.p.assets is None or self.p.speech is None:
             raise PermanentError("the worker has no asset fetcher or speech synthesizer configured")
+        return self.p.assets, self.p.speech
 
     # --- supervision ---------------------------------------------------------------------------
 
-    def _supervise(self, work: Callable[[], Any]) -> Any:
+    def _supervise(self, work: Callable[[], RenderResult]) -> RenderResult:
         """Run ``work`` in a thread; meanwhile renew the lease, poll for cancel and takeover,
         and enforce the job timeout and the shutdown grace period."""
-        box: dict[str, Any] = {}
+        box: dict[str, Any] = {}  # "result" or "error", set by the render thread
 
         def target() -> None:
             try:
@@ -465,7 +468,8 @@ class _Run:
             raise self._abort
         if "error" in box:
             raise box["error"]
-        return box["result"]
+        result: RenderResult = box["result"]
+        return result
 
     def _timeout_reason(self) -> str:
         return f"render ran past AUTOVID_JOB_TIMEOUT ({self.p.settings.job_timeout_s:g} s) and was stopped"

@@ -131,9 +131,10 @@ class JobService:
             "error": job.error if job.status in (JobStatus.FAILED, JobStatus.CANCELLED) else None,
             "jobInfo": job.job_info,
             "warnings": list(job.output.warnings) if job.output else [],
+            "webhook": webhook_document(job),
         }
-        if for_webhook:
-            del doc["progress"]
+        if for_webhook:  # the receiver is told the outcome of its own delivery by getting it
+            del doc["progress"], doc["webhook"]
             doc["metadata"] = webhook_of(job).get("metadata", {}) if webhook_of(job) else {}
         return doc
 
@@ -228,6 +229,49 @@ def _cancelled_now() -> dict[str, Any]:
 def webhook_of(job: Job) -> dict[str, Any] | None:
     notifications = job.spec.get("notifications") or {}
     return notifications.get("webhook")
+
+
+def webhook_document(job: Job) -> dict[str, Any] | None:
+    """The status document's ``webhook``: what happened to the job's webhook (None without one)."""
+    if not webhook_of(job):
+        return None
+    delivery = job.webhook_delivery
+    if delivery is None:
+        return _webhook_not_sent(job)
+    outcome = delivery.get("outcome") or _outcome_of(delivery)
+    return {
+        "status": outcome,
+        "attempts": int(delivery.get("attempts") or 0),
+        "lastStatusCode": delivery.get("statusCode"),
+        "reason": delivery.get("error"),
+        "deliveredAt": delivery.get("at") if outcome == "delivered" else None,
+        "lastAttemptAt": delivery.get("at"),
+    }
+
+
+def _webhook_not_sent(job: Job) -> dict[str, Any]:
+    if job.status == JobStatus.CANCELLED:
+        status, reason = "skipped", "webhooks are sent for completed and failed jobs, not cancelled ones"
+    elif job.status.terminal:
+        status, reason = "pending", "being sent"
+    else:
+        status, reason = "pending", "sent when the job completes or fails"
+    return {
+        "status": status,
+        "attempts": 0,
+        "lastStatusCode": None,
+        "reason": reason,
+        "deliveredAt": None,
+        "lastAttemptAt": None,
+    }
+
+
+def _outcome_of(delivery: dict[str, Any]) -> str:
+    # Records written before the outcome was stored: a 3xx/4xx or a refused target was not retried.
+    if delivery.get("delivered"):
+        return "delivered"
+    code = delivery.get("statusCode")
+    return "refused" if code is not None and code < 500 else "failed"
 
 
 def retry_delay_s(base_delay_s: float, attempt: int, jitter: float = 0.0) -> float:

@@ -67,7 +67,7 @@ class SqliteJobQueue(JobQueue):
         self._db = db
         self.lease_s = lease_s
         self.max_receives = max_receives
-        self.on_dead_letter = on_dead_letter
+        self._on_dead_letter = on_dead_letter
         self._clock = clock
         db.ensure_schema("queue", _SCHEMA)
 
@@ -87,14 +87,20 @@ class SqliteJobQueue(JobQueue):
         while True:
             messages, dead = self._claim(max_messages)
             for job_id, count in dead:
-                if self.on_dead_letter is not None:
-                    self.on_dead_letter(job_id, count)
+                if self._on_dead_letter is not None:
+                    self._on_dead_letter(job_id, count)
             if messages or time.monotonic() >= deadline or (stop is not None and stop.is_set()):
                 return messages
             if stop is not None:
                 stop.wait(_POLL_S)
             else:
                 time.sleep(_POLL_S)
+
+    def set_dead_letter_handler(self, handler: DeadLetterHandler) -> bool:
+        """Keeps a handler given to the constructor."""
+        if self._on_dead_letter is None:
+            self._on_dead_letter = handler
+        return True
 
     def extend_lease(self, message: QueueMessage, lease_s: float) -> None:
         self._by_receipt(message, "UPDATE messages SET visible_at = ? WHERE receipt = ?", lease_s)

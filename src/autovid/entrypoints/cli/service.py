@@ -8,7 +8,6 @@ with ``AUTOVID_API_KEY``.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import socket
@@ -48,9 +47,9 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
-    )
+    from autovid.logsafe import configure_logging as configure
+
+    configure(settings.log_level)
 
 
 # --- the service --------------------------------------------------------------------------------
@@ -74,7 +73,7 @@ def serve(
 
     from autovid.bootstrap import bootstrap
     from autovid.entrypoints.api import create_app
-    from autovid.jobs.worker import default_worker_count, run_workers
+    from autovid.entrypoints.workers import default_worker_count, run_workers
 
     settings = load_settings(host=host, port=port, workers=workers, data_dir=data_dir)
     configure_logging(settings)
@@ -139,7 +138,8 @@ def worker(
     """Run workers alone on a data folder; several worker processes may share one folder.
     SIGTERM lets each finish or give back its job."""
     from autovid.bootstrap import bootstrap
-    from autovid.jobs.worker import default_worker_count, install_signal_handlers, run_worker, run_workers
+    from autovid.entrypoints.workers import default_worker_count, install_signal_handlers, run_workers
+    from autovid.jobs.worker import run_worker
 
     settings = load_settings(workers=count, data_dir=data_dir)
     configure_logging(settings)
