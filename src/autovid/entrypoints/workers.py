@@ -98,8 +98,23 @@ def worker_process_main(settings_values: dict[str, Any]) -> None:
     os.nice(5)
     stop_event = threading.Event()
     install_signal_handlers(stop_event)
+    _stop_when_orphaned(stop_event)
     container = bootstrap(settings)
     run_worker(container, stop_event)
+
+
+def _stop_when_orphaned(stop_event: threading.Event, interval_s: float = 1.0) -> None:
+    """A supervisor killed outright (SIGKILL) leaves its workers running; each then stops as on
+    SIGTERM (finishing or giving back its job) instead of working on unsupervised."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not stop_event.wait(interval_s):
+            if os.getppid() != parent:
+                log.warning("the supervising process %d is gone: stopping after the current job", parent)
+                stop_event.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def install_signal_handlers(stop_event: threading.Event) -> None:

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from autovid.jobs.holder import holder_gone
+
 
 class JobStatus(StrEnum):
     SUBMITTED = "submitted"
@@ -89,16 +91,18 @@ class Job:
     # claim lapses unless renewed. A duplicate delivery never takes a job under a live claim.
     claim_token: str | None = None
     claim_expires_at: datetime | None = None
+    claim_holder: str | None = None  # the holding process (autovid.jobs.holder), where known
 
     @property
     def job_info(self) -> dict[str, Any] | None:
         return self.spec.get("jobInfo")
 
     def claim_live(self, now: datetime | None = None) -> bool:
-        """True while a worker holds a claim on this job that has not lapsed."""
+        """True while a worker holds a claim on this job that has not lapsed, and its process
+        (where this machine can see it) still runs."""
         if self.status != JobStatus.PROCESSING or self.claim_expires_at is None:
             return False
-        return self.claim_expires_at > (now or utcnow())
+        return self.claim_expires_at > (now or utcnow()) and not holder_gone(self.claim_holder)
 
 
 def utcnow() -> datetime:
@@ -149,6 +153,7 @@ def job_to_record(job: Job) -> dict[str, Any]:
         "expiresAt": job.expires_at,
         "claimToken": job.claim_token,
         "claimExpiresAt": isoformat(job.claim_expires_at),
+        "claimHolder": job.claim_holder,
     }
 
 
@@ -186,4 +191,5 @@ def job_from_record(record: dict[str, Any]) -> Job:
         expires_at=record.get("expiresAt"),
         claim_token=record.get("claimToken"),
         claim_expires_at=parse_time(record.get("claimExpiresAt")),
+        claim_holder=record.get("claimHolder"),
     )

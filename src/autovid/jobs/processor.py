@@ -33,6 +33,7 @@ from autovid.errors import (
     RetryableError,
     StorageError,
 )
+from autovid.jobs.holder import current_holder
 from autovid.jobs.model import CaptionOutput, Job, JobStatus, OutputInfo, Progress, stage_rank, utcnow
 from autovid.jobs.service import JobService, retry_delay_s, webhook_of
 from autovid.ports import QueueMessage, WebhookSender
@@ -50,6 +51,7 @@ RENDER_SHARE = 90.0
 STORING_PERCENT = 90.0
 NOTIFYING_PERCENT = 95.0
 _TICK_S = 0.1
+GIVEN_BACK = "the worker shut down before the job finished; it is queued again and starts over"
 _ACTIVE = (JobStatus.SUBMITTED, JobStatus.RETRYING, JobStatus.PROCESSING)
 
 
@@ -172,16 +174,20 @@ class JobProcessor:
 
     def _claim(self, job: Job, message: QueueMessage) -> Job | None:
         now = utcnow()
+        changes: dict[str, Any] = {
+            "status": JobStatus.PROCESSING,
+            "attempts": job.attempts + 1,
+            "started_at": now,
+            "claim_token": uuid.uuid4().hex,
+            "claim_expires_at": now + timedelta(seconds=self._claim_s),
+            "claim_holder": current_holder(),
+        }
+        if job.status == JobStatus.PROCESSING:  # taking over from a worker that died
+            changes["progress"] = Progress()
         try:
             return self.store.update(
                 job.job_id,
-                {
-                    "status": JobStatus.PROCESSING,
-                    "attempts": job.attempts + 1,
-                    "started_at": now,
-                    "claim_token": uuid.uuid4().hex,
-                    "claim_expires_at": now + timedelta(seconds=self._claim_s),
-                },
+                changes,
                 expect_status=_ACTIVE,
                 expect={"claim_token": job.claim_token},
             )
@@ -287,7 +293,7 @@ class JobProcessor:
 
     def _give_back(self, run: _Run, message: QueueMessage) -> Outcome:
         try:
-            run.finish({"status": JobStatus.RETRYING, **_unclaimed()})
+            run.finish({"status": JobStatus.RETRYING, "error": GIVEN_BACK, **_unclaimed()})
         except _LostClaim:
             return Outcome.DEFERRED
         self._release(message, delay_s=0)
@@ -552,7 +558,7 @@ class _Run:
 
 
 def _unclaimed() -> dict[str, Any]:
-    return {"claim_token": None, "claim_expires_at": None}
+    return {"claim_token": None, "claim_expires_at": None, "claim_holder": None}
 
 
 def _ended(status: JobStatus, error: str | None) -> dict[str, Any]:

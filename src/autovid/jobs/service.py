@@ -19,7 +19,7 @@ from autovid.errors import (
     StorageError,
     TransientStorageError,
 )
-from autovid.jobs.model import Job, JobStatus, isoformat, utcnow
+from autovid.jobs.model import Job, JobStatus, Progress, isoformat, utcnow
 from autovid.ports import BlobStore, JobQueue, JobStore
 from autovid.spec.models import JobSpec
 from autovid.spec.validation import parse_spec
@@ -119,14 +119,16 @@ class JobService:
     def status_document(self, job: Job, *, for_webhook: bool = False) -> dict[str, Any]:
         """What ``GET /status/{jobId}`` returns; with ``for_webhook`` exactly the seed's webhook
         payload (no ``progress``, plus the spec's ``metadata``)."""
+        status, reason = _status_and_reason(job)
         doc: dict[str, Any] = {
             "jobId": job.job_id,
-            "status": job.status.value,
+            "status": status,
+            "statusReason": reason,
             "submittedAt": isoformat(job.submitted_at),
             "updatedAt": isoformat(job.updated_at),
             "completedAt": isoformat(job.completed_at),
             "processingTime": None if job.processing_time_s is None else round(job.processing_time_s, 2),
-            "progress": job.progress.as_dict(),
+            "progress": (job.progress if status == job.status.value else Progress()).as_dict(),
             "output": self._output_document(job),
             "error": job.error if job.status in (JobStatus.FAILED, JobStatus.CANCELLED) else None,
             "jobInfo": job.job_info,
@@ -223,12 +225,30 @@ def _cancelled_now() -> dict[str, Any]:
         "error": "cancelled by the client",
         "claim_token": None,
         "claim_expires_at": None,
+        "claim_holder": None,
     }
 
 
 def webhook_of(job: Job) -> dict[str, Any] | None:
     notifications = job.spec.get("notifications") or {}
     return notifications.get("webhook")
+
+
+WORKER_STOPPED = (
+    "its worker stopped before finishing (killed or crashed); the job is queued again and starts "
+    "over on the next worker"
+)
+
+
+def _status_and_reason(job: Job) -> tuple[str, str | None]:
+    """The status a client sees, and why when it is not plain: a retry's cause, a give-back on
+    shutdown, or a ``processing`` job whose worker is gone (it reads ``retrying``, not a
+    ``processing`` frozen at its last progress)."""
+    if job.status == JobStatus.PROCESSING and not job.claim_live():
+        return JobStatus.RETRYING.value, WORKER_STOPPED
+    if job.status == JobStatus.RETRYING:
+        return job.status.value, job.error
+    return job.status.value, None
 
 
 def webhook_document(job: Job) -> dict[str, Any] | None:

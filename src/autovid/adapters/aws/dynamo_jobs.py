@@ -78,6 +78,7 @@ ATTRIBUTES: dict[str, str] = {
     "expires_at": "expiresAt",
     "claim_token": "claimToken",
     "claim_expires_at": "claimExpiresAt",
+    "claim_holder": "claimHolder",
 }
 _IMMUTABLE = frozenset({"job_id", "owner", "submitted_at"})  # they make up the table and index keys
 _PROBE = Job(job_id="probe", owner="probe", spec={})

@@ -59,6 +59,10 @@ class WebhookDoc(BaseModel):
 class StatusDoc(BaseModel):
     jobId: str
     status: str = Field(description="submitted, processing, retrying, completed, failed or cancelled")
+    statusReason: str | None = Field(
+        description="why a job is retrying: the last attempt's error, a worker that shut down and "
+        "gave the job back, or a worker that stopped (the job starts over); null otherwise"
+    )
     submittedAt: str
     updatedAt: str
     completedAt: str | None
