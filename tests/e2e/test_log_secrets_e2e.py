@@ -54,6 +54,7 @@ def test_planted_secrets_never_reach_the_log(
     service = logging_service
     _, secret = service.new_key()
     hook = webhook_receiver.url.replace("http://", "http://hookuser:PLANTED-PASSWORD@")
+    video = f"{media_server}/base.mp4?X-Amz-Signature=PLANTED-SIGNATURE"
     with service.client(secret) as client:
         music, blip = (client.upload(p)["source"] for p in (media.music, media.blip))
         job = {
@@ -61,7 +62,7 @@ def test_planted_secrets_never_reach_the_log(
             "assets": {
                 "video": {
                     "id": "main",
-                    "source": f"{media_server}/base.mp4?X-Amz-Signature=PLANTED-SIGNATURE",
+                    "source": video,
                 },
                 "audio": [{"id": "music", "source": music}, {"id": "blip", "source": blip}],
             },
