@@ -23,9 +23,27 @@ from autovid.errors import ErrorDetail, SpecError
 from autovid.jobs.model import isoformat
 
 MEDIA_EXTENSIONS = (".mp4", ".mov", ".mkv", ".avi", ".mp3", ".wav", ".m4a", ".flac")
-# Required: a request without it is a 400 (query.filename); an empty one is refused by the route.
-FilenameQuery = Annotated[str, Query(description=f"file name ending with {', '.join(MEDIA_EXTENSIONS)}")]
 _FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+
+
+def _any_case(extension: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in extension.lstrip("."))
+
+
+# check_filename's rule as a JSON Schema pattern, for the document only (the route answers with
+# its own messages): no '..', no leading '.', a media extension in any case.
+FILENAME_PATTERN = (
+    r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*\.("
+    + "|".join(_any_case(e) for e in MEDIA_EXTENSIONS)
+    + ")$"
+)
+FilenameQuery = Annotated[
+    str,
+    Query(
+        description=f"file name ending with {', '.join(MEDIA_EXTENSIONS)}",
+        json_schema_extra={"pattern": FILENAME_PATTERN, "minLength": 5, "maxLength": 128},
+    ),
+]
 
 router = APIRouter(tags=["assets"])
 
@@ -43,7 +61,9 @@ router = APIRouter(tags=["assets"])
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary", "minLength": 1}}
+            },
         }
     },
 )
@@ -99,6 +119,8 @@ async def _store_upload(request: Request, ctx: ApiContext, key: str, name: str) 
     spool = FilePath(name_on_disk)
     try:
         size, sha256 = await receive_to_file(request, spool, limit_bytes=ctx.settings.max_upload_bytes)
+        if size == 0:
+            raise SpecError([ErrorDetail("$", "the upload is empty; send the file's bytes as the body")])
         content_type = mimetypes.guess_type(name)[0]
         await run_in_threadpool(ctx.blobs.put_file, key, spool, content_type=content_type)
     finally:
