@@ -6,7 +6,7 @@
 | JobQueue    | SqliteJobQueue       | SqsJobQueue      |
 | BlobStore   | LocalBlobStore       | S3BlobStore      |
 | SpeechEngine| EspeakEngine         | PollyEngine      |
-| WebhookSender | HttpWebhookSender (both) |            |
+| WebhookSender | HttpWebhookSender  | HttpWebhookSender |
 
 Optional capabilities are methods with a default that says "not here" (``None``, ``[]`` or
 ``False``), so a renamed adapter method fails the contract tests instead of silently switching a

@@ -12,8 +12,9 @@ import os
 import signal
 import socket
 import threading
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
@@ -23,6 +24,11 @@ from rich.table import Table
 from autovid.config import Settings
 from autovid.entrypoints.cli import app
 from autovid.entrypoints.cli.render import progress_bar
+
+if TYPE_CHECKING:
+    from autovid.adapters.local.sqlite_keys import SqliteKeyStore
+    from autovid.auth.plans import UsagePlan
+    from autovid.client import AutovidClient
 
 console = Console(stderr=True)
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -157,7 +163,7 @@ def worker(
 # --- keys ---------------------------------------------------------------------------------------
 
 
-def _key_store(data_dir: Path | None) -> Any:
+def _key_store(data_dir: Path | None) -> SqliteKeyStore:
     from autovid.adapters.local.db import Database
     from autovid.adapters.local.sqlite_keys import SqliteKeyStore
     from autovid.bootstrap import DB_FILE
@@ -172,7 +178,7 @@ def _key_store(data_dir: Path | None) -> Any:
     return SqliteKeyStore(Database(settings.data_dir / DB_FILE))
 
 
-def _plan(rate: float, burst: int, quota: int) -> Any:
+def _plan(rate: float, burst: int, quota: int) -> UsagePlan:
     from autovid.auth.plans import UsagePlan
 
     try:
@@ -269,14 +275,14 @@ def keys_plan(
     console.print(f"{key.key_id}: {key.plan.describe()}")
 
 
-def _when(moment: Any) -> str:
+def _when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
 
 
 # --- the client ---------------------------------------------------------------------------------
 
 
-def _client() -> Any:
+def _client() -> AutovidClient:
     from autovid.client import AutovidClient
 
     url = os.environ.get("AUTOVID_URL") or DEFAULT_URL
@@ -346,7 +352,7 @@ def _without_local_destination(spec: Any) -> Any:
     return spec
 
 
-def _wait_with_progress(client: Any, job_id: str, poll_s: float) -> dict[str, Any]:
+def _wait_with_progress(client: AutovidClient, job_id: str, poll_s: float) -> dict[str, Any]:
     bar = progress_bar(console)
     with bar:
         task = bar.add_task("queued", total=100)
