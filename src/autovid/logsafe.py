@@ -20,7 +20,7 @@ MASK = "***"
 # authority: no '/', whitespace, quotes or another '@' before it)
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"<>]+@")
 # ?name=value&other=value -> ?name=***&other=*** (names stay: they say what was there)
-_QUERY_VALUE = re.compile(r"(?P<name>[?&;][^=&#\s'\"<>?]+=)[^&#\s'\"<>]+")
+_QUERY_VALUE = re.compile(r"(?P<name>[?&;][^=&;#\s'\"<>?]+=)[^&;#\s'\"<>]+")
 
 _installed = False
 
