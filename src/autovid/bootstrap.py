@@ -53,7 +53,7 @@ class Container:
     processor: JobProcessor
     webhooks: WebhookSender
     db: Any = None  # autovid.adapters.local.db.Database when embedded
-    keys: Any = None  # the API engineer's Authenticator / key store
+    keys: Any = None  # the API's Authenticator / key store
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -127,7 +127,7 @@ def _local_adapters(settings: Settings, overrides: dict[str, Any]) -> Adapters:
 
 
 def _aws_adapters(settings: Settings) -> Adapters:
-    """The AWS engineer's adapters: ``autovid.adapters.aws.wiring.aws_adapters(settings)``
+    """The AWS adapters: ``autovid.adapters.aws.wiring.aws_adapters(settings)``
     returns an ``Adapters`` (DynamoJobStore, SqsJobQueue, S3BlobStore, PollyEngine, secret)."""
     try:
         from autovid.adapters.aws.wiring import aws_adapters  # type: ignore[import-not-found]

@@ -1,6 +1,6 @@
-"""One settings object for every entrypoint, read from the environment (design §6).
+"""One settings object for every entrypoint, read from the environment (docs/SETTINGS.md).
 
-The seed's variables keep their names (``S3_BUCKET_NAME``, ``LOG_LEVEL``, …); local settings use
+The AWS deployment's variables keep their names (``S3_BUCKET_NAME``, ``LOG_LEVEL``, …); local settings use
 the ``AUTOVID_`` prefix. Bad values are refused at start-up, not at the first job.
 
 Every setting is a scalar under one or two variable names, so a plain pydantic model reads them:
@@ -34,7 +34,7 @@ def _variable_names(alias: object) -> list[str]:
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    # --- from the seed -------------------------------------------------------------------------
+    # --- AWS names ------------------------------------------------------------------------------
     s3_bucket_name: str | None = Field(None, validation_alias=_env("S3_BUCKET_NAME"))
     aws_region: str = Field("us-east-1", validation_alias=AliasChoices("APP_AWS_REGION", "AWS_REGION"))
     webhook_max_headers_size: int = Field(1024, ge=0, validation_alias=_env("WEBHOOK_MAX_HEADERS_SIZE"))

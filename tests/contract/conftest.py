@@ -106,7 +106,7 @@ def _local_blobs(tmp_path: Path, request: pytest.FixtureRequest) -> BlobHarness:
     return BlobHarness(blobs=blobs, fetch_url=fetch, serves_downloads=True)
 
 
-# --- DynamoDB / SQS / S3 on a moto server (AWS engineer) --------------------------------------
+# --- DynamoDB / SQS / S3 on a moto server --------------------------------------
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The render plan: what plays when, at which gain — a pure value computed before any audio moves.
 
-Semantics (design §3):
+Semantics (docs/SPEC.md, "What a render means"):
 
 - The output lasts exactly as long as the base video; whatever runs past it is cut.
 - Music bed: playlist tracks in order; consecutive tracks overlap by ``crossfadeDuration``

@@ -1,4 +1,4 @@
-"""The job spec (design §2) as pydantic models.
+"""The job spec (docs/SPEC.md) as pydantic models.
 
 Field names are the JSON names (camelCase) so that the models, the JSON Schema and the error
 paths all speak the client's language. Cross-field rules (ids, voices, SSML, webhook sizes) live

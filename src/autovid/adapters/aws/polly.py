@@ -21,7 +21,6 @@ from botocore.exceptions import (
 from autovid.errors import SpeechError, TransientSpeechError
 from autovid.ports import SpeechAudio, SpeechEngine, SpeechRequest
 from autovid.spec.ssml import SsmlSyntaxError
-from autovid.speech.audio import join_mp3
 from autovid.speech.text import split_ssml, split_text
 
 MAX_BILLED_CHARS = 3_000
@@ -64,6 +63,9 @@ class PollyEngine(SpeechEngine):
     def synthesize(self, request: SpeechRequest) -> SpeechAudio:
         chunks = self.split(request)
         parts = [self._synthesize_chunk(request, chunk, i, len(chunks)) for i, chunk in enumerate(chunks)]
+        # PyAV joins the parts; the API function wires this engine too and ships without PyAV.
+        from autovid.speech.audio import join_mp3
+
         return SpeechAudio(data=join_mp3(parts), extension="mp3")
 
     def split(self, request: SpeechRequest) -> list[str]:

@@ -1,4 +1,4 @@
-"""Every error the API answers with, mapped in one place (design §5).
+"""Every error the API answers with, mapped in one place (docs/API.md).
 
 403 ``{"message": "Forbidden"}`` and 429 ``{"message": "Too Many Requests"}`` are API Gateway's
 bodies, so a client sees the same answers embedded and on AWS. Our own errors carry ``error`` and,

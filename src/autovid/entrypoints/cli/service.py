@@ -171,7 +171,7 @@ def _key_store(data_dir: Path | None) -> SqliteKeyStore:
     settings = load_settings(data_dir=data_dir)
     if settings.backend == "aws":
         console.print(
-            "[red]on AWS, API Gateway manages keys and usage plans (see docs/AWS.md); "
+            "[red]on AWS, API Gateway manages keys and usage plans (see docs/DEPLOY.md); "
             "these commands administer an embedded data folder[/red]"
         )
         raise typer.Exit(2)
