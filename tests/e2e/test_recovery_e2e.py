@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,3 +95,31 @@ def test_the_whole_service_killed_resumes_its_job_on_restart(start_service: Any,
         f"(restart {started_s:.2f} s, render {render_s:.2f} s)"
     )
     assert kill_to_completed_s < started_s + render_s + 5.0
+
+
+def test_workers_of_a_killed_supervisor_finish_their_job_and_stop(start_service: Any, media: Any) -> None:
+    service = start_service(workers=1, **LEASE_ENV)
+    _, secret = service.new_key()
+    with service.client(secret) as client:
+        job_id = slow_job(client, media)
+        wait_for(client, job_id, lambda d: d["progress"]["percent"] > 5, timeout_s=120)
+    worker_pid = holder_pid(service.data_dir, job_id)
+    assert service.process.pid is not None
+    os.kill(service.process.pid, signal.SIGKILL)  # the supervisor alone
+    service.process.stop()
+
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{worker_pid}").exists() and not _zombie(worker_pid):
+        assert time.monotonic() < deadline, "the orphaned worker kept running"
+        time.sleep(0.1)
+    job = SqliteJobStore(Database(service.data_dir / DB_FILE)).get(job_id)
+
+    assert job is not None and job.status.value == "completed", job  # within its shutdown grace
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rfind(")") + 2 :].startswith("Z")
