@@ -3,8 +3,8 @@
 ``run_worker`` is one loop in the calling thread. Running several, in processes or threads, and
 turning signals into a stop is the entrypoints' work (``autovid.entrypoints.workers``). On stop, a
 worker finishes its current job within the processor's shutdown grace or gives it back to the
-queue; a worker killed outright loses nothing: the queue sees its holder gone and hands the job
-to the next worker that asks.
+queue; a worker killed outright loses nothing: on one machine the queue sees its holder gone and
+hands the job to the next worker that asks at once, elsewhere its lease runs out.
 """
 
 from __future__ import annotations
