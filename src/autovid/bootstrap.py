@@ -17,13 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 from autovid.config import Settings
 from autovid.errors import ConfigError
-from autovid.ports import BatchStore, BlobStore, JobQueue, JobStore, SpeechEngine, TemplateStore
+from autovid.ports import (
+    BatchStore,
+    BlobStore,
+    JobQueue,
+    JobStore,
+    SpeechEngine,
+    TemplateStore,
+    WebhookSender,
+)
 
 if TYPE_CHECKING:  # imported in bootstrap(), so `autovid render` does not load the job machinery
     from autovid.jobs.batches import BatchService
     from autovid.jobs.processor import JobProcessor
     from autovid.jobs.service import JobService
-    from autovid.jobs.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +70,9 @@ class Container:
 
 
 def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
+    from autovid.adapters.http.webhooks import HttpWebhookSender
     from autovid.jobs.processor import JobProcessor, ProcessorOptions
     from autovid.jobs.service import JobService
-    from autovid.jobs.webhooks import WebhookSender
 
     settings = settings or Settings()
     adapters = _aws_adapters(settings) if settings.backend == "aws" else _local_adapters(settings, overrides)
@@ -73,7 +80,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
     queue = overrides.pop("queue", None) or adapters.queue
     blobs = overrides.pop("blobs", None) or adapters.blobs
     speech_engine = overrides.pop("speech_engine", None) or adapters.speech_engine
-    webhooks = overrides.pop("webhooks", None) or WebhookSender(
+    webhooks = overrides.pop("webhooks", None) or HttpWebhookSender(
         adapters.webhook_secret,
         retry_delays_s=overrides.pop("webhook_retry_delays_s", (1.0, 2.0, 4.0)),
         allow_private=settings.allow_private_urls,
@@ -300,5 +307,4 @@ def _local_keys(db: Any) -> Any:
 
 def _wire_dead_letters(queue: JobQueue, processor: JobProcessor) -> None:
     # Queues that dead-letter on their own (the SQLite one) tell the processor, which fails the job.
-    if hasattr(queue, "on_dead_letter") and queue.on_dead_letter is None:
-        queue.on_dead_letter = processor.dead_lettered
+    queue.set_dead_letter_handler(processor.dead_lettered)

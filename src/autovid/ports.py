@@ -8,18 +8,24 @@
 | SpeechEngine| EspeakEngine         | PollyEngine      |
 | TemplateStore| SqliteTemplateStore | DynamoTemplateStore |
 | BatchStore  | SqliteBatchStore     | DynamoBatchStore |
+| WebhookSender | HttpWebhookSender  | HttpWebhookSender |
+
+Optional capabilities are methods with a default that says "not here" (``None``, ``[]`` or
+``False``), so a renamed adapter method fails the contract tests instead of silently switching a
+feature off.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from autovid.errors import StorageError
 from autovid.jobs.batch_model import Batch, BatchRow, RowStatus, StoredTemplate
 from autovid.jobs.model import Job, JobStatus
 
@@ -66,6 +72,11 @@ class JobStore(ABC):
                 created.append(self.create(job))
         return created
 
+    def purge_expired(self) -> list[Job]:
+        """Delete the records past their TTL and return them, so their outputs can go too. The
+        default deletes nothing: a store whose database expires records itself (DynamoDB TTL)."""
+        return []
+
 
 @dataclass(frozen=True)
 class QueueMessage:
@@ -87,7 +98,11 @@ class JobQueue(ABC):
             self.send(job_id)
 
     @abstractmethod
-    def receive(self, *, max_messages: int = 1, wait_s: float = 0) -> list[QueueMessage]: ...
+    def receive(
+        self, *, max_messages: int = 1, wait_s: float = 0, stop: threading.Event | None = None
+    ) -> list[QueueMessage]:
+        """Up to ``max_messages``, waiting up to ``wait_s`` for one. A queue that can end its
+        long poll early does so once ``stop`` is set; others wait out ``wait_s``."""
 
     @abstractmethod
     def extend_lease(self, message: QueueMessage, lease_s: float) -> None: ...
@@ -98,6 +113,12 @@ class JobQueue(ABC):
     @abstractmethod
     def release(self, message: QueueMessage, *, delay_s: float = 0) -> None:
         """Make the message visible again after ``delay_s`` (a retry with backoff)."""
+
+    def set_dead_letter_handler(self, handler: Callable[[str, int], None]) -> bool:
+        """Have ``handler(job_id, receive_count)`` called when this queue dead-letters a message
+        itself. Returns False when it does not (SQS redrives to its dead-letter queue, whose own
+        consumer fails the job)."""
+        return False
 
 
 class BlobStore(ABC):
@@ -124,6 +145,21 @@ class BlobStore(ABC):
     @abstractmethod
     def uri(self, key: str) -> str | None:
         """The object's public identifier (``s3://bucket/key``), or None for local storage."""
+
+    def delete(self, key: str) -> None:
+        raise StorageError(f"this storage does not delete objects ('{key}')")
+
+    def upload_url(
+        self, key: str, *, expires_s: int, content_type: str | None = None
+    ) -> tuple[str, datetime] | None:
+        """A pre-signed URL a client PUTs an asset to, and its expiry; None when the storage takes
+        uploads only through the API (local storage: ``POST /assets``)."""
+        return None
+
+    def verify_download(self, key: str, expires: str, signature: str) -> Path | None:
+        """The file behind a signed ``/files/…`` URL (``StorageError`` when the link is bad or
+        expired); None when downloads do not pass through the API (S3 serves its own URLs)."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -256,3 +292,51 @@ class SourceTransport(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional: transports without connections keep nothing
         """Release pooled connections."""
+
+
+WebhookOutcome = Literal["delivered", "refused", "failed"]
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """What happened to a job's webhook: ``delivered`` (a 2xx), ``refused`` (the receiver
+    answered 3xx/4xx, or the target is not allowed: not retried) or ``failed`` (5xx, timeouts or
+    connection errors on every attempt)."""
+
+    url: str  # with userinfo and query values redacted
+    method: str
+    outcome: WebhookOutcome
+    attempts: int
+    status_code: int | None
+    error: str | None
+    at: str  # ISO 8601 UTC of the last attempt
+
+    @property
+    def delivered(self) -> bool:
+        return self.outcome == "delivered"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "method": self.method,
+            "outcome": self.outcome,
+            "delivered": self.delivered,
+            "attempts": self.attempts,
+            "statusCode": self.status_code,
+            "error": self.error,
+            "at": self.at,
+        }
+
+
+class WebhookSender(ABC):
+    """Sends a finished job's status document to the spec's webhook, signed, with retries."""
+
+    @abstractmethod
+    def deliver(
+        self,
+        url: str,
+        payload: Mapping[str, Any],
+        *,
+        method: str = "POST",
+        headers: Mapping[str, str] | None = None,
+    ) -> WebhookDelivery: ...

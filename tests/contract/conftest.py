@@ -36,6 +36,7 @@ class QueueHarness:
     max_receives: int
     dead_letter_job_ids: Callable[[], list[str]]  # job ids of messages moved to the dead-letter queue
     make_twin: Callable[[], JobQueue]  # a second client of the same queue (another process's view)
+    dead_letters_itself: bool = False  # calls the handler given to set_dead_letter_handler
 
     def receive_one(self, queue: JobQueue | None = None, *, wait_s: float = 3.0) -> QueueMessage:
         """Receive exactly one message within ``wait_s`` (remote queues may need a moment)."""
@@ -58,6 +59,8 @@ class QueueHarness:
 class BlobHarness:
     blobs: BlobStore
     fetch_url: Callable[[str], bytes]  # GET a download URL as an anonymous client would
+    presigns_uploads: bool = False  # upload_url gives a URL (S3) instead of None
+    serves_downloads: bool = False  # verify_download checks /files/… links (local) instead of None
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ def _sqlite_queue(tmp_path: Path, request: pytest.FixtureRequest) -> QueueHarnes
         max_receives=MAX_RECEIVES,
         dead_letter_job_ids=lambda: [d.job_id for d in queue.dead_letters()],
         make_twin=make,
+        dead_letters_itself=True,
     )
 
 
@@ -99,7 +103,7 @@ def _local_blobs(tmp_path: Path, request: pytest.FixtureRequest) -> BlobHarness:
         key = unquote(parts.path.removeprefix("/files/"))
         return blobs.verify_download(key, query["expires"][0], query["signature"][0]).read_bytes()
 
-    return BlobHarness(blobs=blobs, fetch_url=fetch)
+    return BlobHarness(blobs=blobs, fetch_url=fetch, serves_downloads=True)
 
 
 # --- DynamoDB / SQS / S3 on a moto server --------------------------------------
@@ -182,7 +186,7 @@ def _s3_blobs(tmp_path: Path, request: pytest.FixtureRequest) -> BlobHarness:
         response.raise_for_status()
         return response.content
 
-    return BlobHarness(blobs=S3BlobStore(s3, bucket), fetch_url=fetch)
+    return BlobHarness(blobs=S3BlobStore(s3, bucket), fetch_url=fetch, presigns_uploads=True)
 
 
 STORE_BACKENDS: list[Backend] = [Backend("sqlite", _sqlite_store), Backend("dynamodb", _dynamo_store)]

@@ -57,3 +57,35 @@ def test_download_url_serves_the_object_until_it_expires(blob_harness, tmp_path:
     now = datetime.now(UTC)
     assert now + timedelta(seconds=590) <= expires_at <= now + timedelta(seconds=610)
     assert blob_harness.fetch_url(url) == b"rendered video"
+
+
+# --- optional capabilities: declared by the port, so a renamed method fails here --------------
+
+
+def test_delete_removes_the_object(blob_harness, tmp_path: Path) -> None:
+    blobs = blob_harness.blobs
+    (tmp_path / "a").write_bytes(b"old output")
+    blobs.put_file("outputs/j1/old.mp4", tmp_path / "a")
+    blobs.delete("outputs/j1/old.mp4")
+    assert not blobs.exists("outputs/j1/old.mp4")
+
+
+def test_upload_urls_where_the_store_presigns_them(blob_harness) -> None:
+    presigned = blob_harness.blobs.upload_url("assets/u1/music.mp3", expires_s=600, content_type="audio/mpeg")
+    if not blob_harness.presigns_uploads:
+        assert presigned is None  # uploads go through POST /assets
+        return
+    assert presigned is not None
+    url, expires_at = presigned
+    assert url.startswith("http") and expires_at > datetime.now(UTC) + timedelta(seconds=590)
+
+
+def test_download_links_are_verified_where_the_api_serves_them(blob_harness, tmp_path: Path) -> None:
+    blobs = blob_harness.blobs
+    (tmp_path / "a").write_bytes(b"video")
+    blobs.put_file("outputs/j1/v.mp4", tmp_path / "a")
+    if not blob_harness.serves_downloads:
+        assert blobs.verify_download("outputs/j1/v.mp4", "0", "x") is None  # S3 serves its own URLs
+        return
+    with pytest.raises(StorageError, match="bad signature"):
+        blobs.verify_download("outputs/j1/v.mp4", "9999999999", "forged")

@@ -143,3 +143,28 @@ def _receive_job(queue_harness, job_id: str):
                 return message
             queue_harness.queue.release(message, delay_s=0)
     pytest.fail(f"no message for {job_id}")
+
+
+# --- optional capabilities: declared by the port, so a renamed method fails here --------------
+
+
+def test_receive_returns_at_once_when_asked_to_stop(queue_harness) -> None:
+    stop = threading.Event()
+    stop.set()
+    started = time.monotonic()
+    assert queue_harness.queue.receive(max_messages=1, wait_s=5.0, stop=stop) == []
+    assert time.monotonic() - started < 2.0
+
+
+def test_a_queue_that_dead_letters_itself_tells_the_handler(queue_harness) -> None:
+    told: list[tuple[str, int]] = []
+    accepted = queue_harness.queue.set_dead_letter_handler(lambda job_id, count: told.append((job_id, count)))
+    assert accepted is queue_harness.dead_letters_itself
+    if not accepted:
+        return  # SQS redrives to its dead-letter queue; the handler is never called
+    queue = queue_harness.queue
+    queue.send("poison")
+    for _ in range(queue_harness.max_receives):
+        queue.release(_receive_job(queue_harness, "poison"), delay_s=0)
+    queue_harness.receive_none()
+    assert told == [("poison", queue_harness.max_receives)]

@@ -43,6 +43,7 @@ def test_create_then_get_round_trips_every_field(job_store: JobStore) -> None:
         webhook_delivery={"delivered": True, "attempts": 1, "statusCode": 204},
         idempotency_key="idem-1",
         claim_token=None,
+        claim_holder="boot/4026531836/1234/56789",
     )
     job_store.create(job)
     got = job_store.get("j1")
@@ -185,3 +186,13 @@ def test_update_refuses_to_change_who_owns_a_job_or_which_job_it_is(job_store: J
     assert job.submitted_at == T0
     assert [j.job_id for j in job_store.list("alice")[0]] == ["job-1"]
     assert job_store.list("mallory")[0] == [] and job_store.get("job-2") is None
+
+
+def test_purge_expired_returns_only_expired_records(job_store: JobStore) -> None:
+    # Stores whose database expires records itself (DynamoDB TTL) purge nothing; either way no
+    # live record goes and no expired one is read again.
+    job_store.create(make_job("live"))
+    job_store.create(make_job("gone", expires_at=int(time.time()) - 5))
+    purged = job_store.purge_expired()
+    assert {job.job_id for job in purged} <= {"gone"}
+    assert job_store.get("live") is not None and job_store.get("gone") is None

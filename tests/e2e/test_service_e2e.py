@@ -16,8 +16,8 @@ import httpx
 import numpy as np
 import pytest
 
+from autovid.adapters.http.webhooks import verify_signature
 from autovid.client import AutovidClient
-from autovid.jobs.webhooks import verify_signature
 
 pytestmark = pytest.mark.slow
 

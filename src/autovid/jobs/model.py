@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from autovid.jobs.holder import holder_gone
+
 
 class JobStatus(StrEnum):
     SUBMITTED = "submitted"
@@ -92,16 +94,18 @@ class Job:
     # The batch row this job renders, when it came from a batch (its moves update the batch).
     batch_id: str | None = None
     batch_row: int | None = None
+    claim_holder: str | None = None  # the holding process (autovid.jobs.holder), where known
 
     @property
     def job_info(self) -> dict[str, Any] | None:
         return self.spec.get("jobInfo")
 
     def claim_live(self, now: datetime | None = None) -> bool:
-        """True while a worker holds a claim on this job that has not lapsed."""
+        """True while a worker holds a claim on this job that has not lapsed, and its process
+        (where this machine can see it) still runs."""
         if self.status != JobStatus.PROCESSING or self.claim_expires_at is None:
             return False
-        return self.claim_expires_at > (now or utcnow())
+        return self.claim_expires_at > (now or utcnow()) and not holder_gone(self.claim_holder)
 
 
 # Who a job belongs to, which job (and batch row) it is never change: the stores key their records and the
@@ -166,6 +170,7 @@ def job_to_record(job: Job) -> dict[str, Any]:
         "claimExpiresAt": isoformat(job.claim_expires_at),
         "batchId": job.batch_id,
         "batchRow": job.batch_row,
+        "claimHolder": job.claim_holder,
     }
 
 
@@ -205,4 +210,5 @@ def job_from_record(record: dict[str, Any]) -> Job:
         claim_expires_at=parse_time(record.get("claimExpiresAt")),
         batch_id=record.get("batchId"),
         batch_row=record.get("batchRow"),
+        claim_holder=record.get("claimHolder"),
     )

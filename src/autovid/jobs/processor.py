@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from autovid.assets.ownership import output_key
 from autovid.errors import (
@@ -35,13 +35,16 @@ from autovid.errors import (
     RetryableError,
     StorageError,
 )
+from autovid.jobs.holder import current_holder
 from autovid.jobs.model import CaptionOutput, Job, JobStatus, OutputInfo, Progress, stage_rank, utcnow
 from autovid.jobs.service import JobService, retry_delay_s, webhook_of
-from autovid.jobs.webhooks import WebhookSender
-from autovid.ports import QueueMessage
+from autovid.ports import QueueMessage, WebhookSender
 from autovid.render.report import CaptionFile
 from autovid.spec.models import JobSpec
 from autovid.spec.validation import parse_spec
+
+if TYPE_CHECKING:  # the render engine loads when the first job runs (see render_fn)
+    from autovid.render.pipeline import AssetSource, RenderResult, Synthesizer
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ RENDER_SHARE = 90.0
 STORING_PERCENT = 90.0
 NOTIFYING_PERCENT = 95.0
 _TICK_S = 0.1
+GIVEN_BACK = "the worker shut down before the job finished; it is queued again and starts over"
 _ACTIVE = (JobStatus.SUBMITTED, JobStatus.RETRYING, JobStatus.PROCESSING)
 
 
@@ -69,12 +73,12 @@ class RenderFn(Protocol):
         spec: JobSpec,
         *,
         output_path: Path,
-        assets: Any,
-        speech: Any,
+        assets: AssetSource,
+        speech: Synthesizer,
         workdir: Path,
         progress: Callable[[str, float], None] | None = None,
         checkpoint: Callable[[], None] | None = None,
-    ) -> Any: ...
+    ) -> RenderResult: ...
 
 
 class JobEvents(Protocol):
@@ -106,8 +110,8 @@ class JobProcessor:
         self,
         service: JobService,
         *,
-        assets: Any,
-        speech: Any,
+        assets: AssetSource | None,
+        speech: Synthesizer | None,
         webhooks: WebhookSender | None,
         work_dir: Path,
         render: RenderFn | None = None,
@@ -183,16 +187,20 @@ class JobProcessor:
 
     def _claim(self, job: Job, message: QueueMessage) -> Job | None:
         now = utcnow()
+        changes: dict[str, Any] = {
+            "status": JobStatus.PROCESSING,
+            "attempts": job.attempts + 1,
+            "started_at": now,
+            "claim_token": uuid.uuid4().hex,
+            "claim_expires_at": now + timedelta(seconds=self._claim_s),
+            "claim_holder": current_holder(),
+        }
+        if job.status == JobStatus.PROCESSING:  # taking over from a worker that died
+            changes["progress"] = Progress()
         try:
             return self.store.update(
                 job.job_id,
-                {
-                    "status": JobStatus.PROCESSING,
-                    "attempts": job.attempts + 1,
-                    "started_at": now,
-                    "claim_token": uuid.uuid4().hex,
-                    "claim_expires_at": now + timedelta(seconds=self._claim_s),
-                },
+                changes,
                 expect_status=_ACTIVE,
                 expect={"claim_token": job.claim_token},
             )
@@ -302,7 +310,7 @@ class JobProcessor:
 
     def _give_back(self, run: _Run, message: QueueMessage) -> Outcome:
         try:
-            run.finish({"status": JobStatus.RETRYING, **_unclaimed()})
+            run.finish({"status": JobStatus.RETRYING, "error": GIVEN_BACK, **_unclaimed()})
         except _LostClaim:
             return Outcome.DEFERRED
         self._release(message, delay_s=0)
@@ -406,13 +414,13 @@ class _Run:
         workdir.mkdir(parents=True, exist_ok=True)
         output_path = workdir / "output" / spec.output.filename
         output_path.parent.mkdir(parents=True, exist_ok=True)
-        self._check_dependencies()
+        assets, speech = self._dependencies()
         result = self._supervise(
             lambda: self.p.render_fn()(
                 spec,
                 output_path=output_path,
-                assets=self.p.assets,
-                speech=self.p.speech,
+                assets=assets,
+                speech=speech,
                 workdir=workdir,
                 progress=self.on_progress,
                 checkpoint=self.checkpoint,
@@ -438,16 +446,17 @@ class _Run:
         self.p.blobs.put_file(key, caption.path, content_type=content_type)
         return CaptionOutput(caption.format, caption.language, key, self.p.blobs.uri(key))
 
-    def _check_dependencies(self) -> None:
+    def _dependencies(self) -> tuple[AssetSource, Synthesizer]:
         if self.p.assets is None or self.p.speech is None:
             raise PermanentError("the worker has no asset fetcher or speech synthesizer configured")
+        return self.p.assets, self.p.speech
 
     # --- supervision ---------------------------------------------------------------------------
 
-    def _supervise(self, work: Callable[[], Any]) -> Any:
+    def _supervise(self, work: Callable[[], RenderResult]) -> RenderResult:
         """Run ``work`` in a thread; meanwhile renew the lease, poll for cancel and takeover,
         and enforce the job timeout and the shutdown grace period."""
-        box: dict[str, Any] = {}
+        box: dict[str, Any] = {}  # "result" or "error", set by the render thread
 
         def target() -> None:
             try:
@@ -491,7 +500,8 @@ class _Run:
             raise self._abort
         if "error" in box:
             raise box["error"]
-        return box["result"]
+        result: RenderResult = box["result"]
+        return result
 
     def _timeout_reason(self) -> str:
         return f"render ran past AUTOVID_JOB_TIMEOUT ({self.p.settings.job_timeout_s:g} s) and was stopped"
@@ -574,7 +584,7 @@ class _Run:
 
 
 def _unclaimed() -> dict[str, Any]:
-    return {"claim_token": None, "claim_expires_at": None}
+    return {"claim_token": None, "claim_expires_at": None, "claim_holder": None}
 
 
 def _ended(status: JobStatus, error: str | None) -> dict[str, Any]:

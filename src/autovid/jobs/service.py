@@ -20,7 +20,7 @@ from autovid.errors import (
     StorageError,
     TransientStorageError,
 )
-from autovid.jobs.model import Job, JobStatus, isoformat, utcnow
+from autovid.jobs.model import Job, JobStatus, Progress, isoformat, utcnow
 from autovid.ports import BlobStore, JobQueue, JobStore
 from autovid.spec.models import JobSpec
 from autovid.spec.validation import parse_spec
@@ -122,21 +122,24 @@ class JobService:
     def status_document(self, job: Job, *, for_webhook: bool = False) -> dict[str, Any]:
         """What ``GET /status/{jobId}`` returns; with ``for_webhook`` exactly the webhook
         payload (no ``progress``, plus the spec's ``metadata``)."""
+        status, reason = _status_and_reason(job)
         doc: dict[str, Any] = {
             "jobId": job.job_id,
-            "status": job.status.value,
+            "status": status,
+            "statusReason": reason,
             "submittedAt": isoformat(job.submitted_at),
             "updatedAt": isoformat(job.updated_at),
             "completedAt": isoformat(job.completed_at),
             "processingTime": None if job.processing_time_s is None else round(job.processing_time_s, 2),
-            "progress": job.progress.as_dict(),
+            "progress": (job.progress if status == job.status.value else Progress()).as_dict(),
             "output": self._output_document(job),
             "error": job.error if job.status in (JobStatus.FAILED, JobStatus.CANCELLED) else None,
             "jobInfo": job.job_info,
             "warnings": list(job.output.warnings) if job.output else [],
+            "webhook": webhook_document(job),
         }
-        if for_webhook:
-            del doc["progress"]
+        if for_webhook:  # the receiver is told the outcome of its own delivery by getting it
+            del doc["progress"], doc["webhook"]
             doc["metadata"] = webhook_of(job).get("metadata", {}) if webhook_of(job) else {}
         return doc
 
@@ -235,12 +238,73 @@ def _cancelled_now() -> dict[str, Any]:
         "error": "cancelled by the client",
         "claim_token": None,
         "claim_expires_at": None,
+        "claim_holder": None,
     }
 
 
 def webhook_of(job: Job) -> dict[str, Any] | None:
     notifications = job.spec.get("notifications") or {}
     return notifications.get("webhook")
+
+
+WORKER_STOPPED = (
+    "its worker stopped before finishing (killed or crashed); the job is queued again and starts "
+    "over on the next worker"
+)
+
+
+def _status_and_reason(job: Job) -> tuple[str, str | None]:
+    """The status a client sees, and why when it is not plain: a retry's cause, a give-back on
+    shutdown, or a ``processing`` job whose worker is gone (it reads ``retrying``, not a
+    ``processing`` frozen at its last progress)."""
+    if job.status == JobStatus.PROCESSING and not job.claim_live():
+        return JobStatus.RETRYING.value, WORKER_STOPPED
+    if job.status == JobStatus.RETRYING:
+        return job.status.value, job.error
+    return job.status.value, None
+
+
+def webhook_document(job: Job) -> dict[str, Any] | None:
+    """The status document's ``webhook``: what happened to the job's webhook (None without one)."""
+    if not webhook_of(job):
+        return None
+    delivery = job.webhook_delivery
+    if delivery is None:
+        return _webhook_not_sent(job)
+    outcome = delivery.get("outcome") or _outcome_of(delivery)
+    return {
+        "status": outcome,
+        "attempts": int(delivery.get("attempts") or 0),
+        "lastStatusCode": delivery.get("statusCode"),
+        "reason": delivery.get("error"),
+        "deliveredAt": delivery.get("at") if outcome == "delivered" else None,
+        "lastAttemptAt": delivery.get("at"),
+    }
+
+
+def _webhook_not_sent(job: Job) -> dict[str, Any]:
+    if job.status == JobStatus.CANCELLED:
+        status, reason = "skipped", "webhooks are sent for completed and failed jobs, not cancelled ones"
+    elif job.status.terminal:
+        status, reason = "pending", "being sent"
+    else:
+        status, reason = "pending", "sent when the job completes or fails"
+    return {
+        "status": status,
+        "attempts": 0,
+        "lastStatusCode": None,
+        "reason": reason,
+        "deliveredAt": None,
+        "lastAttemptAt": None,
+    }
+
+
+def _outcome_of(delivery: dict[str, Any]) -> str:
+    # Records written before the outcome was stored: a 3xx/4xx or a refused target was not retried.
+    if delivery.get("delivered"):
+        return "delivered"
+    code = delivery.get("statusCode")
+    return "refused" if code is not None and code < 500 else "failed"
 
 
 def retry_delay_s(base_delay_s: float, attempt: int, jitter: float = 0.0) -> float:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from autovid.jobs.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from autovid.adapters.http.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from autovid.render.media import probe
 
 if TYPE_CHECKING:  # fixtures come from conftest.py (importlib mode: no imports at run time)

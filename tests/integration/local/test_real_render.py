@@ -13,9 +13,9 @@ import pytest
 from autovid import samples
 from autovid.bootstrap import bootstrap
 from autovid.config import Settings
+from autovid.entrypoints.workers import run_workers
 from autovid.jobs.model import JobStatus
 from autovid.jobs.processor import Outcome
-from autovid.jobs.worker import run_workers
 
 pytestmark = [
     pytest.mark.slow,

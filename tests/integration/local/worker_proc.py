@@ -25,8 +25,9 @@ from typing import Any
 from autovid import samples
 from autovid.bootstrap import bootstrap
 from autovid.config import Settings
+from autovid.entrypoints.workers import install_signal_handlers
 from autovid.jobs.processor import ProcessorOptions
-from autovid.jobs.worker import install_signal_handlers, run_worker
+from autovid.jobs.worker import run_worker
 from autovid.render.pipeline import RenderResult
 
 

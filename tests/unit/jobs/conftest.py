@@ -218,9 +218,9 @@ def make_env(
     db = Database(config.data_dir / "autovid.db")
     store = RecordingStore(db)
     sleeps: list[float] = []
-    from autovid.jobs.webhooks import WebhookSender
+    from autovid.adapters.http.webhooks import HttpWebhookSender
 
-    webhooks = WebhookSender(
+    webhooks = HttpWebhookSender(
         b"w" * 32,
         retry_delays_s=(0.01, 0.02, 0.04),
         allow_private=True,

@@ -8,7 +8,8 @@ import time
 
 from autovid.entrypoints.api.schemas import StatusDoc
 from autovid.errors import MediaError, TransientAssetError
-from autovid.jobs.model import JobStatus, stage_rank
+from autovid.jobs.holder import holder_prefix
+from autovid.jobs.model import JobStatus, Progress, stage_rank
 from autovid.jobs.processor import Outcome, ProcessorOptions
 from autovid.render.media import probe
 
@@ -196,6 +197,9 @@ def test_shutdown_gives_a_long_job_back_to_the_queue(make, scripted, spec) -> No
     assert env.processor.process(env.receive(), stop=stop) == Outcome.RELEASED
     released = env.service.get(job.job_id, owner="key-a")
     assert released.status == JobStatus.RETRYING and released.claim_token is None
+    doc = env.service.status_document(released)
+    assert doc["status"] == "retrying" and doc["error"] is None  # not a failure, and it says why
+    assert "shut down" in doc["statusReason"]
     render.duration_s = 0.1
     assert env.processor.process(env.receive()) == Outcome.COMPLETED
 
@@ -260,3 +264,21 @@ def test_a_record_naming_another_owners_file_fails_in_the_worker_without_renderi
         "asset 'main': no file 'assets/key-a/base.mp4' in managed storage; upload it first (POST /assets)"
     )
     assert env.render.calls == 0
+
+
+def test_a_job_held_by_a_dead_process_is_taken_over_at_once(make, scripted, spec) -> None:
+    """GIVEN a job claimed (lease and claim still running) by a process that has since ended."""
+    env = make(scripted(), lease_s=60.0)
+    job = env.service.submit(spec(), owner="key-a")
+    env.processor._claim(env.service.get(job.job_id, owner="key-a"), env.receive())
+    gone = f"{holder_prefix()}{2**31 - 1}/1"  # this machine, a pid above any pid_max
+    env.store.update(job.job_id, {"claim_holder": gone, "progress": Progress("encoding", 60.0)})
+    stale = env.service.get(job.job_id, owner="key-a")
+
+    doc = env.service.status_document(stale)
+    env.queue.send(job.job_id)  # a worker asks again (the queue's own release is tested elsewhere)
+    outcome = env.processor.process(env.receive())
+
+    assert doc["status"] == "retrying" and doc["progress"] == {"stage": "queued", "percent": 0.0}
+    assert "worker stopped" in doc["statusReason"]
+    assert outcome == Outcome.COMPLETED

@@ -7,13 +7,19 @@ import time
 
 import pytest
 
+from autovid.adapters.http.webhooks import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    HttpWebhookSender,
+    verify_signature,
+)
 from autovid.entrypoints.api.schemas import OutputDoc, StatusDoc
 from autovid.jobs.model import JobStatus
-from autovid.jobs.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookSender, verify_signature
 
 SECRET = b"w" * 32
-# The webhook carries the status document without its progress, plus the spec's metadata.
-SEED_KEYS = set(StatusDoc.model_fields) - {"progress"} | {"metadata"}
+# The webhook carries the status document without its progress and its own delivery outcome,
+# plus the spec's metadata.
+SEED_KEYS = set(StatusDoc.model_fields) - {"progress", "webhook"} | {"metadata"}
 SEED_OUTPUT_KEYS = set(OutputDoc.model_fields)
 
 
@@ -23,8 +29,8 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-def sender(sleeps: list[float]) -> WebhookSender:
-    return WebhookSender(
+def sender(sleeps: list[float]) -> HttpWebhookSender:
+    return HttpWebhookSender(
         SECRET,
         retry_delays_s=(0.01, 0.02, 0.04),
         timeout_s=0.5,
@@ -114,7 +120,7 @@ def test_a_spec_cannot_forge_the_signature_headers(sender, webhook_receiver) -> 
 
 
 def test_private_targets_are_refused_unless_allowed(webhook_receiver, sleeps) -> None:
-    guarded = WebhookSender(SECRET, allow_private=False, allow_http=True, sleep=sleeps.append)
+    guarded = HttpWebhookSender(SECRET, allow_private=False, allow_http=True, sleep=sleeps.append)
     delivery = guarded.deliver(webhook_receiver.url + "/internal", {"jobId": "j1"})
     assert not delivery.delivered and delivery.attempts == 1 and delivery.status_code is None
     assert "127.0.0.1" in delivery.error or "loopback" in delivery.error

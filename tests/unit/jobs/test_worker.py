@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 import time
 
+from autovid.entrypoints.workers import run_workers
 from autovid.jobs.model import JobStatus
 from autovid.jobs.processor import Outcome
-from autovid.jobs.worker import run_worker, run_workers, sweep
+from autovid.jobs.worker import run_worker, sweep
 
 
 def test_drain_processes_everything_visible_then_returns(make, scripted, spec) -> None:

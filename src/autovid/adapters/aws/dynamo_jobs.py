@@ -90,6 +90,7 @@ ATTRIBUTES: dict[str, str] = {
     "claim_expires_at": "claimExpiresAt",
     "batch_id": "batchId",
     "batch_row": "batchRow",
+    "claim_holder": "claimHolder",
 }
 _PROBE = Job(job_id="probe", owner="probe", spec={})
 _serializer = TypeSerializer()

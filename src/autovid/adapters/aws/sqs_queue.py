@@ -90,7 +90,12 @@ class SqsJobQueue(JobQueue):
             RuntimeError("SendMessageBatch kept failing"), f"queueing {len(pending)} jobs on SQS"
         )
 
-    def receive(self, *, max_messages: int = 1, wait_s: float = 0) -> list[QueueMessage]:
+    def receive(
+        self, *, max_messages: int = 1, wait_s: float = 0, stop: threading.Event | None = None
+    ) -> list[QueueMessage]:
+        # SQS cannot end a long poll early: ``stop`` only skips a poll asked for after it is set.
+        if stop is not None and stop.is_set():
+            return []
         try:
             response = self.client.receive_message(
                 QueueUrl=self.queue_url,

@@ -24,6 +24,7 @@ class Database:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         self._local = threading.local()
         self._schemas: set[str] = set()
         self._lock = threading.Lock()
@@ -91,6 +92,15 @@ def translate_errors() -> Iterator[None]:
         yield
     except sqlite3.OperationalError as exc:
         raise TransientStorageError(f"SQLite database unavailable: {exc}") from exc
+
+
+def _create_private(path: Path) -> None:
+    """Create the file readable by its owner only (0600): it holds webhook headers and key
+    hashes. SQLite gives the -wal and -shm files it creates beside it the same mode."""
+    if str(path) == ":memory:":
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

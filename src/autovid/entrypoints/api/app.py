@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from autovid.auth.authenticators import ApiGatewayAuthenticator, Authenticator, LocalAuthenticator
 from autovid.auth.keys import KeyStore
+from autovid.bootstrap import Container
+from autovid.entrypoints.api import schemas as docs
 from autovid.entrypoints.api.batches_routes import install_batch_routes
 from autovid.entrypoints.api.errors import install_error_handlers
 from autovid.entrypoints.api.routes import ApiContext, build_router
@@ -26,7 +30,7 @@ download the MP4 from `output.url`. Every route but `/health` and `/files/…` n
 UPLOAD_SUBDIR = "tmp"
 
 
-def create_app(container: Any, *, authenticator: Authenticator | None = None) -> FastAPI:
+def create_app(container: Container, *, authenticator: Authenticator | None = None) -> FastAPI:
     """The API for ``container`` (from ``autovid.bootstrap.bootstrap``). The authenticator
     defaults to API Gateway's key id on AWS and to the container's key store embedded."""
     settings = container.settings
@@ -47,29 +51,29 @@ def create_app(container: Any, *, authenticator: Authenticator | None = None) ->
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
-    app.include_router(build_router(ctx))
-    install_batch_routes(app, ctx, getattr(container, "batches", None))
+    app.include_router(build_router())
+    install_batch_routes(app, ctx, container.batches)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.context = ctx
     return app
 
 
-def default_authenticator(container: Any) -> Authenticator:
-    keys = getattr(container, "keys", None)
+def default_authenticator(container: Container) -> Authenticator:
+    keys = container.keys
     if isinstance(keys, Authenticator):
         return keys
     if container.settings.backend == "aws":
         return ApiGatewayAuthenticator()
     if isinstance(keys, KeyStore):
         return LocalAuthenticator(keys)
-    if getattr(container, "db", None) is None:
+    if container.db is None:
         raise ConfigError("the embedded API needs a key store: bootstrap gave neither 'keys' nor 'db'")
     from autovid.adapters.local.sqlite_keys import SqliteKeyStore
 
     return LocalAuthenticator(SqliteKeyStore(container.db))
 
 
-def _upload_dir(container: Any) -> Any:
+def _upload_dir(container: Container) -> Path | None:
     if container.settings.backend == "aws":
         return None  # Lambda: the system temp dir is the writable one
     path = container.settings.data_dir / UPLOAD_SUBDIR
@@ -95,5 +99,34 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(spec_schema.pop("$defs", {}))
     schemas["JobSpec"] = spec_schema
+    _document_error_answers(document)
     app.openapi_schema = document
     return document
+
+
+def _document_error_answers(document: dict[str, Any]) -> None:
+    """The answers FastAPI does not know we give: a bad parameter is our 400 (FastAPI documents
+    a 422 it never sends here), and any route that reads a store may answer 503."""
+    components = document["components"]["schemas"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    for model in (docs.ValidationErrorDoc, docs.ErrorDetailDoc, docs.ErrorDoc):
+        components.setdefault(model.__name__, _component(model))
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            responses.setdefault("400", _answer(docs.ValidationErrorDoc, docs.VALIDATION_RESPONSE))
+            if not path.startswith("/files/"):
+                responses.setdefault("503", _answer(docs.ErrorDoc, docs.UNAVAILABLE_RESPONSE))
+
+
+def _component(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    return schema
+
+
+def _answer(model: type[BaseModel], response: dict[str, Any]) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"description": response["description"], "content": {"application/json": {"schema": ref}}}

@@ -14,8 +14,8 @@ from starlette.responses import Response
 
 from autovid.entrypoints.api import schemas
 from autovid.entrypoints.api.bodies import parse_json_object, read_body
+from autovid.entrypoints.api.context import ApiContext, ApiKeyValue
 from autovid.entrypoints.api.errors import json_response
-from autovid.entrypoints.api.routes import ApiContext, ApiKeyValue
 from autovid.entrypoints.api.templates_routes import build_templates_router
 from autovid.errors import BatchNotFoundError, ErrorDetail, SpecError, TemplateNotFoundError
 from autovid.jobs.batches import BatchRequest, BatchRowsError, BatchService, DryRun

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,8 @@ from starlette.requests import ClientDisconnect, Request
 from autovid.errors import AutovidError, ErrorDetail, SpecError
 
 DRAIN_BYTES = 16 * 1024 * 1024
+# Far deeper than any job spec; deep enough nesting would exhaust the stack of later steps.
+MAX_JSON_DEPTH = 64
 _WRITE_CHUNK_BYTES = 1024 * 1024
 
 
@@ -120,9 +124,42 @@ def parse_json_object(body: bytes, *, what: str = "a job spec") -> dict[str, Any
         raise SpecError(
             [ErrorDetail("$", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")]
         ) from None
+    except RecursionError:
+        raise SpecError([_too_deep()]) from None
+    except ValueError:  # Python's limit on digits in an integer (int_max_str_digits)
+        raise SpecError(
+            [ErrorDetail("$", f"a number has more than {sys.get_int_max_str_digits()} digits")]
+        ) from None
     if not isinstance(value, dict):
         raise SpecError([ErrorDetail("$", f"{what} must be a JSON object, not {_json_type(value)}")])
+    check_json_values(value)
     return value
+
+
+def check_json_values(value: Any) -> None:
+    """Refuse what JSON cannot carry but Python's decoder lets through: ``NaN``, ``Infinity`` and
+    numbers too large for a float (they decode to infinity), each named by its path; and nesting
+    deeper than ``MAX_JSON_DEPTH`` (later recursive steps would run out of stack)."""
+    pending: list[tuple[Any, str, int]] = [(value, "$", 0)]
+    while pending:
+        item, path, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise SpecError([_too_deep()])
+        if isinstance(item, float) and not math.isfinite(item):
+            raise SpecError([ErrorDetail(_field(path), "must be a finite number (not NaN or Infinity)")])
+        if isinstance(item, dict):
+            pending += [(v, f"{path}.{k}", depth + 1) for k, v in item.items()]
+        elif isinstance(item, list):
+            pending += [(v, f"{path}[{i}]", depth + 1) for i, v in enumerate(item)]
+
+
+def _field(path: str) -> str:
+    # "$.timeline[0].data" -> "timeline[0].data", the form spec errors use.
+    return path[2:] if path.startswith("$.") else path
+
+
+def _too_deep() -> ErrorDetail:
+    return ErrorDetail("$", f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep")
 
 
 def _json_type(value: Any) -> str:

@@ -3,7 +3,7 @@ status document) and return them as they are, without a second validation pass."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -43,9 +43,26 @@ class WarningDoc(BaseModel):
     message: str = Field(description="what happened, naming the event or asset")
 
 
+class WebhookDoc(BaseModel):
+    status: Literal["pending", "delivered", "refused", "failed", "skipped"] = Field(
+        description="pending (not sent yet), delivered (a 2xx), refused (the receiver answered 3xx/4xx "
+        "or the URL is not allowed; not retried), failed (5xx, timeouts or connection errors on every "
+        "attempt), skipped (cancelled jobs send none)"
+    )
+    attempts: int = Field(description="requests made (at most 3)")
+    lastStatusCode: int | None = Field(description="HTTP status of the last answer; null when none came")
+    reason: str | None = Field(description="why it was not delivered (or why it is pending)")
+    deliveredAt: str | None = Field(description="when the receiver accepted it (ISO 8601 UTC)")
+    lastAttemptAt: str | None = Field(description="when the last request was made")
+
+
 class StatusDoc(BaseModel):
     jobId: str
     status: str = Field(description="submitted, processing, retrying, completed, failed or cancelled")
+    statusReason: str | None = Field(
+        description="why a job is retrying: the last attempt's error, a worker that shut down and "
+        "gave the job back, or a worker that stopped (the job starts over); null otherwise"
+    )
     submittedAt: str
     updatedAt: str
     completedAt: str | None
@@ -55,6 +72,7 @@ class StatusDoc(BaseModel):
     error: str | None
     jobInfo: dict[str, Any] | None
     warnings: list[WarningDoc] = Field(description="what the render changed or dropped")
+    webhook: WebhookDoc | None = Field(description="the webhook's delivery; null when the spec has none")
 
 
 class JobListDoc(BaseModel):
@@ -103,11 +121,26 @@ class MessageDoc(BaseModel):
     message: str = Field(description="'Forbidden' (403) or 'Too Many Requests' (429)")
 
 
+class ForbiddenLinkDoc(BaseModel):
+    message: str = "Forbidden"
+    reason: str = Field(description="bad signature, expired link or no such file")
+
+
 class ErrorDoc(BaseModel):
     error: str
     message: str | None = None
     requestId: str | None = None
 
+
+# Answers any route may give, added to every operation of the document (``app.py``).
+VALIDATION_RESPONSE: dict[str, Any] = {
+    "model": ValidationErrorDoc,
+    "description": "a parameter or the body is invalid; each detail names the field",
+}
+UNAVAILABLE_RESPONSE: dict[str, Any] = {
+    "model": ErrorDoc,
+    "description": "a store is briefly unavailable; retry after the Retry-After header's seconds",
+}
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": MessageDoc, "description": "missing, unknown or revoked X-API-Key"},

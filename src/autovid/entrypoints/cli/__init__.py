@@ -57,6 +57,9 @@ def main() -> None:
     server shutting down), or under a profiler or tracer (which write their reports at
     teardown), take the ordinary way out.
     """
+    from autovid.logsafe import install_log_redaction
+
+    install_log_redaction()
     try:
         app()
         code: object = 0

@@ -8,13 +8,13 @@ with ``AUTOVID_API_KEY``.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import socket
 import threading
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
@@ -25,6 +25,10 @@ from autovid.config import Settings
 from autovid.entrypoints.cli import app
 from autovid.entrypoints.cli.render import console, make_example_media, progress_bar
 
+if TYPE_CHECKING:
+    from autovid.adapters.local.sqlite_keys import SqliteKeyStore
+    from autovid.auth.plans import UsagePlan
+    from autovid.client import AutovidClient
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 keys_app = typer.Typer(help="Create, list and revoke API keys of a data folder.", no_args_is_help=True)
@@ -47,9 +51,9 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
-    )
+    from autovid.logsafe import configure_logging as configure
+
+    configure(settings.log_level)
 
 
 # --- the service --------------------------------------------------------------------------------
@@ -73,7 +77,7 @@ def serve(
 
     from autovid.bootstrap import bootstrap
     from autovid.entrypoints.api import create_app
-    from autovid.jobs.worker import default_worker_count, run_workers
+    from autovid.entrypoints.workers import default_worker_count, run_workers
 
     settings = load_settings(host=host, port=port, workers=workers, data_dir=data_dir)
     configure_logging(settings)
@@ -138,7 +142,8 @@ def worker(
     """Run workers alone on a data folder; several worker processes may share one folder.
     SIGTERM lets each finish or give back its job."""
     from autovid.bootstrap import bootstrap
-    from autovid.jobs.worker import default_worker_count, install_signal_handlers, run_worker, run_workers
+    from autovid.entrypoints.workers import default_worker_count, install_signal_handlers, run_workers
+    from autovid.jobs.worker import run_worker
 
     settings = load_settings(workers=count, data_dir=data_dir)
     configure_logging(settings)
@@ -156,7 +161,7 @@ def worker(
 # --- keys ---------------------------------------------------------------------------------------
 
 
-def _key_store(data_dir: Path | None) -> Any:
+def _key_store(data_dir: Path | None) -> SqliteKeyStore:
     from autovid.adapters.local.db import Database
     from autovid.adapters.local.sqlite_keys import SqliteKeyStore
     from autovid.bootstrap import DB_FILE
@@ -171,7 +176,7 @@ def _key_store(data_dir: Path | None) -> Any:
     return SqliteKeyStore(Database(settings.data_dir / DB_FILE))
 
 
-def _plan(rate: float, burst: int, quota: int) -> Any:
+def _plan(rate: float, burst: int, quota: int) -> UsagePlan:
     from autovid.auth.plans import UsagePlan
 
     try:
@@ -268,14 +273,14 @@ def keys_plan(
     console.print(f"{key.key_id}: {key.plan.describe()}")
 
 
-def _when(moment: Any) -> str:
+def _when(moment: datetime | None) -> str:
     return "-" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
 
 
 # --- the client ---------------------------------------------------------------------------------
 
 
-def _client() -> Any:
+def _client() -> AutovidClient:
     from autovid.client import AutovidClient
 
     url = os.environ.get("AUTOVID_URL") or DEFAULT_URL
@@ -346,7 +351,7 @@ def _without_local_destination(spec: Any) -> Any:
     return spec
 
 
-def _wait_with_progress(client: Any, job_id: str, poll_s: float) -> dict[str, Any]:
+def _wait_with_progress(client: AutovidClient, job_id: str, poll_s: float) -> dict[str, Any]:
     bar = progress_bar(console)
     with bar:
         task = bar.add_task("queued", total=100)

@@ -17,6 +17,9 @@ from aws_lambda_powertools import Logger
 
 from autovid.bootstrap import Container, bootstrap
 from autovid.config import Settings
+from autovid.logsafe import install_log_redaction
+
+install_log_redaction()  # before the first record: boto and httpx log URLs with signatures
 
 SERVICE = "autovid"
 LAMBDA_DATA_DIR = Path("/tmp/autovid")  # /tmp is the only writable place in Lambda

@@ -1,4 +1,4 @@
-"""Webhook delivery (docs/API.md): signed JSON, at most 3 attempts, backoff 1 s then 2 s, no retry
+"""``WebhookSender`` over httpx: signed JSON, at most 3 attempts, backoff 1 s then 2 s, no retry
 on 4xx, 30 s per request, the target checked by the SSRF guard before every attempt.
 
 Receivers verify ``X-Autovid-Signature: sha256=<hex>``, an HMAC-SHA256 with the deployment's
@@ -12,7 +12,6 @@ import hmac
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,6 +19,7 @@ import httpx
 from autovid.errors import AutovidError, RetryableError
 from autovid.jobs.model import isoformat, utcnow
 from autovid.netguard import GuardedClient, guarded_request, redact_url
+from autovid.ports import WebhookDelivery, WebhookOutcome, WebhookSender
 
 TIMESTAMP_HEADER = "X-Autovid-Timestamp"
 SIGNATURE_HEADER = "X-Autovid-Signature"
@@ -37,31 +37,7 @@ def verify_signature(secret: bytes, timestamp: str, body: bytes, signature: str)
     return hmac.compare_digest(sign_payload(secret, timestamp, body), signature)
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """The outcome recorded on the job."""
-
-    url: str
-    method: str
-    delivered: bool
-    attempts: int
-    status_code: int | None
-    error: str | None
-    at: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "method": self.method,
-            "delivered": self.delivered,
-            "attempts": self.attempts,
-            "statusCode": self.status_code,
-            "error": self.error,
-            "at": self.at,
-        }
-
-
-class WebhookSender:
+class HttpWebhookSender(WebhookSender):
     def __init__(
         self,
         secret: bytes,
@@ -84,21 +60,28 @@ class WebhookSender:
         self._client_factory = client_factory or self._guarded_client
 
     def deliver(
-        self, url: str, payload: Mapping[str, Any], *, method: str = "POST", headers: Mapping[str, str] = {}
-    ) -> Delivery:
+        self,
+        url: str,
+        payload: Mapping[str, Any],
+        *,
+        method: str = "POST",
+        headers: Mapping[str, str] | None = None,
+    ) -> WebhookDelivery:
         body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         status: int | None = None
         error: str | None = None
+        retry = False
         attempt = 0
         with self._client_factory(self._timeout_s) as client:
             for attempt in range(1, self._max_attempts + 1):
-                status, error, retry = self._attempt(client, url, method, headers, body)
+                status, error, retry = self._attempt(client, url, method, headers or {}, body)
                 if status is not None and 200 <= status < 300:
-                    return self._result(redact_url(url), method, True, attempt, status, None)
+                    return self._result(redact_url(url), method, "delivered", attempt, status, None)
                 if not retry or attempt == self._max_attempts:
                     break
                 self._sleep(self._delays_s[min(attempt - 1, len(self._delays_s) - 1)])
-        return self._result(redact_url(url), method, False, attempt, status, error)
+        outcome: WebhookOutcome = "failed" if retry else "refused"
+        return self._result(redact_url(url), method, outcome, attempt, status, error)
 
     def _attempt(
         self, client: GuardedClient, url: str, method: str, headers: Mapping[str, str], body: bytes
@@ -145,9 +128,14 @@ class WebhookSender:
 
     @staticmethod
     def _result(
-        url: str, method: str, delivered: bool, attempts: int, status: int | None, error: str | None
-    ) -> Delivery:
-        return Delivery(url, method, delivered, attempts, status, error, isoformat(utcnow()) or "")
+        url: str,
+        method: str,
+        outcome: WebhookOutcome,
+        attempts: int,
+        status: int | None,
+        error: str | None,
+    ) -> WebhookDelivery:
+        return WebhookDelivery(url, method, outcome, attempts, status, error, isoformat(utcnow()) or "")
 
 
 def _ours(name: str) -> bool:
