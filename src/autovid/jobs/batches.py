@@ -33,8 +33,7 @@ from autovid.jobs.batch_model import Batch, BatchRow, Counts, RowStatus, StoredT
 from autovid.jobs.model import Job, JobStatus, isoformat, utcnow
 from autovid.jobs.service import MAX_IDEMPOTENCY_KEY_CHARS, JobService
 from autovid.jobs.template_service import TemplateService
-from autovid.jobs.webhooks import WebhookSender
-from autovid.ports import BatchStore
+from autovid.ports import BatchStore, WebhookSender
 from autovid.spec.models import Notifications
 from autovid.spec.validation import format_path
 from autovid.templates import Template, expand_rows, parse_template, rows_from_csv

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from autovid.adapters.http.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from autovid.adapters.local.db import Database
 from autovid.adapters.local.sqlite_queue import SqliteJobQueue
 from autovid.auth.plans import UsagePlan
 from autovid.errors import TransientStorageError
-from autovid.jobs.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from autovid.jobs.worker import run_worker
 
 COUNT_NAMES = {"total", "submitted", "processing", "completed", "failed", "cancelled"}
@@ -484,16 +484,22 @@ def test_hostile_values_are_row_errors_or_stay_literal(api: Any, tiny_video: Any
         {"firstName": "x" * 2_000_000, "clip": clip},
         {"firstName": "</speak><speak>", "clip": clip},  # a '/' cannot be in the file name
     ]
-    # NaN as JSON allows it: a bare token, which Python's decoder accepts.
+    # A bare NaN token (which Python's decoder would accept) is refused for the whole body, with
+    # the row's path; the rest of the rows then go as a dry run.
     body = json.dumps({"template": document, "rows": rows, "dryRun": True}).replace('"NaN-here"', "NaN")
     with api.client(secret) as client:
-        dry = client.post("/batches", content=body, headers={"Content-Type": "application/json"})
+        nan = client.post("/batches", content=body, headers={"Content-Type": "application/json"})
+        dry = client.post("/batches", json={"template": document, "rows": rows, "dryRun": True})
         good = client.post("/batches", json={"template": document, "rows": rows[:2]})
         assert good.status_code == 201, good.text
         titles = [
             client.get(f"/status/{row['jobId']}").json()["jobInfo"]["title"] for row in good.json()["rows"]
         ]
 
+    assert nan.status_code == 400
+    assert (
+        nan.json()["details"][0]["path"] == "rows[2].volume" and "NaN" in nan.json()["details"][0]["message"]
+    )
     assert dry.status_code == 200, dry.text
     problems = {r["row"]: [e["path"] for e in r["errors"]] for r in dry.json()["rows"]}
     assert problems == {

@@ -35,6 +35,23 @@ _TEMPLATE_BODY = {
 }
 
 
+_RENDER_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"variables": {"type": "object", "description": "name -> value"}},
+                    "required": ["variables"],
+                    "additionalProperties": False,
+                }
+            }
+        },
+    }
+}
+
+
 def build_templates_router(ctx: ApiContext, batches: BatchService) -> APIRouter:
     router = APIRouter(tags=["templates"])
     templates = batches.templates
@@ -115,6 +132,7 @@ def build_templates_router(ctx: ApiContext, batches: BatchService) -> APIRouter:
             **_NOT_FOUND,
             **schemas.AUTH_RESPONSES,
         },
+        openapi_extra=_RENDER_BODY,
     )
     async def render(
         template_id: TemplateIdPath,
