@@ -176,13 +176,27 @@ def render(
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
     meter.report("encoding", 100)
+    return _result(spec, speech, plan, mixed, output_path, timings, video_copied=mode.copy)
+
+
+def _result(
+    spec: JobSpec,
+    speech: Synthesizer,
+    plan: Plan,
+    mixed: _Mixed,
+    output_path: Path,
+    timings: dict[str, float],
+    *,
+    video_copied: bool,
+) -> RenderResult:
+    """The render's report: what the plan cut, what the mix measured and warned, who spoke."""
     voices = _voices(spec, speech)
     return RenderResult(
         output_path=output_path,
         duration_s=plan.duration_s,
         size_bytes=output_path.stat().st_size,
         timings_s=timings,
-        video_copied=mode.copy,
+        video_copied=video_copied,
         warnings=(*plan.warnings, *mixed.warnings, *_substitutions(spec, voices)),
         audio=mixed.audio,
         voices=voices,
