@@ -225,13 +225,14 @@ def _mix_to_aac(
     check: Callable[[], None],
     on_fraction: Callable[[float], None],
 ) -> _Mixed:
-    """Mix, measure and encode. With ``output.loudness`` a first pass measures the mix (nothing
-    is kept but its loudness) and the second plays it at the gain that reaches the target, the
-    limiter at the requested true peak; the figures reported are those of the final mix."""
+    """Mix, measure and encode. With ``output.loudness`` a first pass measures the mix (keeping
+    only its energy and peak per 5 ms) and the second plays it at the gain that reaches the
+    target after the limiter, which holds the requested true peak. The figures reported are the
+    final mix's: loudness as it goes to the encoder, true peak of the AAC as decoded."""
     loudness = spec.output.loudness
     total = max(1, plan.total_samples)
     opener = _source_opener(inputs, plan, passes=1 if loudness is None else 2)
-    gain_db, warnings = 0.0, []
+    gain_db, warnings = 0.0, list[RenderWarning]()
     true_peak = DEFAULT_TRUE_PEAK_DBTP if loudness is None else loudness.truePeak
     if loudness is not None:
         measuring = _reporter_slice(on_fraction, 0.0, _MEASURING_SHARE)
