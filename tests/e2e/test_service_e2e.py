@@ -266,3 +266,29 @@ def test_the_demo_runs_the_service_end_to_end(tmp_path: Path) -> None:
     assert (video_codec, audio_codec) == ("h264", "aac")
     assert duration_s == pytest.approx(14.0, abs=0.1)
     assert "stopping the service (SIGTERM)" in demo.stderr and "completed" in demo.stderr
+
+
+def test_the_status_and_the_webhook_report_the_audio_and_the_warnings(
+    service: Any, media: Any, webhook_receiver: Any
+) -> None:
+    _, secret = service.new_key()
+    with service.client(secret) as client:
+        job_spec = uploaded_spec(client, media, notifications={"webhook": {"url": webhook_receiver.url}})
+        job_spec["output"]["loudness"] = {"target": "podcast", "truePeak": -2}
+        job_spec["timeline"].append({"start": 1.95, "type": "audio", "data": {"assetId": "blip"}})
+        job_id = client.submit(job_spec)["jobId"]
+        doc = client.wait(job_id, poll_s=0.1, timeout_s=120)
+    assert doc["status"] == "completed", doc["error"]
+    audio = doc["output"]["audio"]
+    assert set(audio) == {"integratedLufs", "truePeakDbtp", "loudnessRange", "targetLufs"}
+    assert audio["targetLufs"] == -16.0
+    assert audio["integratedLufs"] == pytest.approx(-16.0, abs=1.0)  # 2 s: a few gating blocks only
+    assert audio["truePeakDbtp"] <= -2.0 + 0.1
+    codes = [w["code"] for w in doc["warnings"]]
+    assert "clip_cut_at_end" in codes and "voice_substituted" in codes
+    cut = next(w for w in doc["warnings"] if w["code"] == "clip_cut_at_end")
+    assert cut["message"].startswith("timeline[2] (audio asset 'blip') runs past the video's end")
+    assert webhook_receiver.arrived.wait(10)
+    (hook,) = webhook_receiver.requests
+    payload = hook.json()
+    assert payload["output"]["audio"] == audio and payload["warnings"] == doc["warnings"]

@@ -43,6 +43,7 @@ POSTROLL_SAMPLES = 2 * FRAME_SAMPLES  # the encoder looks one frame ahead when c
 MAX_WORKERS = 4
 DITHER_LSB = 2.0**-17  # TPDF dither at the 18-bit level: about -110 dBFS RMS, far below hearing
 _DITHER_SAMPLES = 1 << 16
+_DECODE_MARGIN = 10 ** (-3 / 20)  # frames whose mix peaks this close to the loudest are decoded
 
 
 def _dither_table() -> np.ndarray:
@@ -213,29 +214,54 @@ def _encode_segment(
         and (segment.keep_until is None or p.pts < segment.keep_until)
     ]
     if true_peak is not None:
-        end = segment.first + segment.samples.shape[1]
-        true_peak.add(_decoded_kept(context, packets, kept, sample_rate, end))
+        for run in _decoded_loud(context, segment, packets, kept, true_peak.linear):
+            true_peak.add(run)
     return kept
 
 
-def _decoded_kept(
-    encoder: av.CodecContext, packets: list[av.Packet], kept: list[av.Packet], sample_rate: int, end: int
-) -> np.ndarray:
-    """The kept packets' audio as a player renders it: the priming frame and whatever follows the
-    mix's last sample (the encoder's padding, trimmed by the container) are left out. The
-    pre-roll packets are decoded first and dropped: each AAC frame overlaps the one before it."""
+def _decoded_loud(
+    encoder: av.CodecContext,
+    segment: _Segment,
+    packets: list[av.Packet],
+    kept: list[av.Packet],
+    loudest: float,
+) -> list[np.ndarray]:
+    """The kept packets' audio as a player renders it, where it can hold the true peak: frames
+    whose mix comes within ``_DECODE_MARGIN`` of the loudest so far, and their neighbours (the
+    codec's overshoot is a fraction of a dB). Each run of frames is decoded from the packet before
+    it (each AAC frame overlaps the previous one). The priming frame and whatever follows the mix's
+    last sample (the encoder's padding, trimmed by the container) are left out."""
+    end = segment.first + segment.samples.shape[1]
+    keep = {p.pts for p in kept}
+    playing = [i for i, p in enumerate(packets) if p.pts in keep and 0 <= p.pts < end]
+    if not playing:
+        return []
+    magnitude = np.abs(segment.samples)
+    peaks = np.array(
+        [magnitude[:, packets[i].pts - segment.first :][:, :FRAME_SAMPLES].max() for i in playing]
+    )
+    loud = peaks >= max(loudest, float(peaks.max())) * _DECODE_MARGIN
+    loud[:-1] |= loud[1:]
+    loud[1:] |= loud[:-1].copy()
     decoder = av.CodecContext.create("aac", "r")
     decoder.extradata = encoder.extradata
-    decoder.sample_rate, decoder.layout = sample_rate, "stereo"
-    keep = {p.pts for p in kept}
-    out = []
-    for packet in packets:
-        start = packet.pts  # the decoded frame of this packet plays from here
-        is_kept = packet.pts in keep and 0 <= start < end
-        for frame in decoder.decode(packet):
-            if is_kept:
-                out.append(frame.to_ndarray()[:, : end - start])
-    return np.concatenate(out, axis=1) if out else np.zeros((2, 0), np.float32)
+    decoder.sample_rate, decoder.layout = encoder.sample_rate, "stereo"
+    runs: list[np.ndarray] = []
+    current: list[np.ndarray] = []
+    previous = -2
+    for index, selected in zip(playing, loud, strict=True):
+        if not selected:
+            continue
+        if index != previous + 1:  # a new run: flush the last, prime the decoder with the packet before
+            runs += [np.concatenate(current, axis=1)] if current else []
+            current = []
+            decoder.flush_buffers()
+            if index > 0:
+                decoder.decode(packets[index - 1])
+        start = packets[index].pts
+        current += [frame.to_ndarray()[:, : end - start] for frame in decoder.decode(packets[index])]
+        previous = index
+    return [*runs, np.concatenate(current, axis=1)] if current else runs
 
 
 def _dithered(samples: np.ndarray, first: int) -> np.ndarray:

@@ -230,13 +230,29 @@ def render(
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
     meter.report("encoding", 100)
+    return _result(spec, speech, plan, mixed, captions, output_path, timings, video_copied=mode.copy)
+
+
+def _result(
+    spec: JobSpec,
+    speech: Synthesizer,
+    plan: Plan,
+    mixed: _Mixed,
+    captions: Captions | None,
+    output_path: Path,
+    timings: dict[str, float],
+    *,
+    video_copied: bool,
+) -> RenderResult:
+    """The render's report: what the plan cut, what the mix measured and warned, who spoke,
+    the captions written."""
     voices = _voices(spec, speech)
     return RenderResult(
         output_path=output_path,
         duration_s=plan.duration_s,
         size_bytes=output_path.stat().st_size,
         timings_s=timings,
-        video_copied=mode.copy,
+        video_copied=video_copied,
         warnings=(
             *plan.warnings,
             *mixed.warnings,
@@ -297,13 +313,14 @@ def _mix_to_aac(
     check: Callable[[], None],
     on_fraction: Callable[[float], None],
 ) -> _Mixed:
-    """Mix, measure and encode. With ``output.loudness`` a first pass measures the mix (nothing
-    is kept but its loudness) and the second plays it at the gain that reaches the target, the
-    limiter at the requested true peak; the figures reported are those of the final mix."""
+    """Mix, measure and encode. With ``output.loudness`` a first pass measures the mix (keeping
+    only its energy and peak per 5 ms) and the second plays it at the gain that reaches the
+    target after the limiter, which holds the requested true peak. The figures reported are the
+    final mix's: loudness as it goes to the encoder, true peak of the AAC as decoded."""
     loudness = spec.output.loudness
     total = max(1, plan.total_samples)
     opener = _source_opener(inputs, plan, passes=1 if loudness is None else 2)
-    gain_db, warnings = 0.0, []
+    gain_db, warnings = 0.0, list[RenderWarning]()
     true_peak = DEFAULT_TRUE_PEAK_DBTP if loudness is None else loudness.truePeak
     if loudness is not None:
         measuring = _reporter_slice(on_fraction, 0.0, _MEASURING_SHARE)

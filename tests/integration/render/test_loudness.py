@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from autovid import samples
+from autovid.errors import JobCancelledError
 from autovid.render.pipeline import RenderResult
 from autovid.render.report import HEAVY_LIMITING, LOUDNESS_GAIN_CAPPED
 from autovid.spec.models import JobSpec
@@ -161,3 +162,36 @@ def test_heavy_limiting_is_reported(media: Media, renderer: Renderer) -> None:
     (warning,) = [w for w in result.warnings if w.code == HEAVY_LIMITING]
     assert "-8 LUFS" in warning.message and "dB of limiting" in warning.message
     assert ffmpeg_loudness(audio).true_peak_dbtp <= -1.0 + 0.1
+
+
+def test_an_encoded_video_is_normalised_too(media: Media, renderer: Renderer) -> None:
+    """The slow path (video encoded, the AAC track written to a file first and muxed)."""
+    raw = _mix_spec(media, {"target": "podcast"}).model_dump(by_alias=True, exclude_none=True)
+    raw["output"]["encoding"]["bitrate"] = "300k"
+    result, audio = _render(renderer, JobSpec.model_validate(raw))
+    assert not result.video_copied
+    assert ffmpeg_loudness(audio).integrated_lufs == pytest.approx(-16.0, abs=0.5)
+    _assert_reported_matches(result, audio)
+
+
+def test_a_cancel_during_the_measuring_pass_stops_the_render(media: Media, renderer: Renderer) -> None:
+    calls = 0
+
+    def checkpoint() -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 6:  # after fetching and speech: inside the first pass over the 12 s plan
+            raise JobCancelledError("job cancelled")
+
+    with pytest.raises(JobCancelledError):
+        _render_with(renderer, _mix_spec(media, {"target": -14}), checkpoint=checkpoint)
+    stages = [stage for stage, _ in renderer.progress]
+    assert stages[-1] == "mixing" and "encoding" not in stages
+    assert max(percent for _, percent in renderer.progress) <= 25 + 0.3 * (95 - 25)  # the first pass's share
+    out_dir = renderer.tmp_path / "out"
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def _render_with(renderer: Renderer, spec: JobSpec, **kwargs: Any) -> RenderResult:
+    renderer.speech.duration_s = 2.5
+    return renderer(spec, **kwargs)

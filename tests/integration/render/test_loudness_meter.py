@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from autovid import samples
+from autovid.render.aac import write_aac_track
 from autovid.render.loudness import LoudnessMeter, TruePeak
 
-from .conftest import SR, ffmpeg_loudness
+from .conftest import SR, decode_audio, ffmpeg_loudness
 
 
 def _stereo(x: np.ndarray) -> np.ndarray:
@@ -91,3 +94,22 @@ def test_true_peak_of_separate_stretches_is_the_largest() -> None:
     peak.add(tone[:, :SR] * 0.5)
     peak.add(tone[:, SR : 2 * SR])
     assert peak.dbtp == pytest.approx(20 * np.log10(0.5), abs=0.15)  # the second stretch's
+
+
+@pytest.mark.parametrize("loud_at_s", [0.0, 7.3, 19.98])
+def test_the_aac_true_peak_is_the_decoded_files(tmp_path: Path, loud_at_s: float) -> None:
+    """Quiet music with one loud burst (at the start, inside a middle segment, at the very end):
+    the true peak taken from the segments as they are encoded is the decoded file's."""
+    music = np.tile(samples.music_loop(5.0, seed=4), (1, 4)) * np.float32(0.05)
+    burst = samples.voice_like(0.3, seed=2)[0] * np.float32(0.9)
+    at = round(loud_at_s * SR)
+    part = music[:, at : at + burst.size]
+    part += burst[: part.shape[1]]
+    peak = TruePeak()
+    blocks = (music[:, i : i + 32_768] for i in range(0, music.shape[1], 32_768))
+    write_aac_track(
+        blocks, tmp_path / "a.m4a", sample_rate=SR, expected_samples=music.shape[1], true_peak=peak
+    )
+    assert peak.dbtp == pytest.approx(
+        ffmpeg_loudness(decode_audio(tmp_path / "a.m4a")).true_peak_dbtp, abs=0.2
+    )
