@@ -23,7 +23,6 @@ from botocore.exceptions import (
 from autovid.errors import SpeechError, TransientSpeechError
 from autovid.ports import SpeechAudio, SpeechEngine, SpeechRequest
 from autovid.spec.ssml import SsmlSyntaxError, mark_index, marked_ssml
-from autovid.speech.audio import join_mp3, mp3_duration_s
 from autovid.speech.text import split_ssml, split_text
 from autovid.speech.timing import Anchor, timed_words
 
@@ -73,7 +72,13 @@ class PollyEngine(SpeechEngine):
             return self._synthesize_timed(request)
         chunks = self.split(request)
         parts = [self._synthesize_chunk(request, chunk, i, len(chunks)) for i, chunk in enumerate(chunks)]
+        # PyAV joins the parts; the API function wires this engine too and ships without PyAV.
+        from autovid.speech.audio import join_mp3
+
         return SpeechAudio(data=join_mp3(parts), extension="mp3")
+
+    def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
+        return (f"polly:{request.engine}", request.voice_id)
 
     def split(self, request: SpeechRequest, max_billed: int | None = None) -> list[str]:
         """The texts of the requests Polly will get: one, or several cut at sentence boundaries
@@ -109,6 +114,9 @@ class PollyEngine(SpeechEngine):
         """Audio and word timings: speech marks fetched with each part's audio, their UTF-8 byte
         offsets (plain text) or mark names (SSML, a mark before each word) turned into positions in
         the spoken text; for engines without speech marks, one request per phrase."""
+        # PyAV joins and measures the parts; the API function wires this engine and has no PyAV.
+        from autovid.speech.audio import join_mp3, mp3_duration_s
+
         ssml = request.text_type == "ssml"
         try:
             text, spoken, positions = marked_ssml(request.text) if ssml else (request.text, request.text, [])

@@ -150,6 +150,9 @@ class EspeakEngine(SpeechEngine):
         words = trim_to_sound(timed_words(spoken, anchors, duration_s), pcm, result.sample_rate_hz)
         return SpeechAudio(data=result.wav(), extension="wav", words=words)
 
+    def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
+        return (self.name, self.voice_for(request))
+
     def voice_for(self, request: SpeechRequest) -> str:
         """The espeak-ng voice (``fr-fr+f3``) for the request's language and the Polly voice's gender."""
         polly_voice = find_voice(request.voice_id)
