@@ -260,8 +260,8 @@ def _result(
             *(captions.warnings if captions else ()),
         ),
         audio=mixed.audio,
-        voices=voices,
         captions=captions.files if captions else (),
+        voices=voices,
     )
 
 

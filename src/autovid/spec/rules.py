@@ -1,4 +1,4 @@
-"""Cross-field rules of the job spec: ids that must exist or be unique, voices, SSML.
+"""Cross-field rules of the job spec: ids that must exist or be unique, voices, SSML, captions.
 
 They read the JSON document itself, tolerating fields of the wrong type (those are schema errors,
 reported separately), so that ``validate`` lists a mistyped asset id or an unknown voice in the
@@ -54,6 +54,34 @@ def cross_field_problems(spec: Any) -> list[Problem]:
             problems.extend(
                 (("timeline", i, "data", *loc), message) for loc, message in tts_problems(data, language)
             )
+    problems.extend(captions_problems(spec, ids))
+    return problems
+
+
+def captions_problems(spec: Mapping[str, Any], audio_ids: list[str]) -> list[Problem]:
+    """Captions assets: SRT or WebVTT files with ids of their own, named by audio events."""
+    problems: list[Problem] = []
+    assets = _list(_get(spec, "assets", "captions"))
+    video_id = _get(spec, "assets", "video", "id")
+    taken = {*audio_ids, *([video_id] if isinstance(video_id, str) else [])}
+    ids: list[str] = []
+    for i, asset in enumerate(assets):
+        asset_id, source = _get(asset, "id"), _get(asset, "source")
+        if isinstance(asset_id, str):
+            if asset_id in taken:
+                message = f"duplicate asset id '{asset_id}'; ids must be unique"
+                problems.append((("assets", "captions", i, "id"), message))
+            taken.add(asset_id)
+            ids.append(asset_id)
+        if isinstance(source, str) and not source.lower().split("?")[0].endswith((".srt", ".vtt")):
+            rule = "must be an SRT or WebVTT file (.srt or .vtt)"
+            problems.append((("assets", "captions", i, "source"), rule))
+    known = ", ".join(f"'{a}'" for a in ids) or "none (assets.captions is empty)"
+    for i, event in enumerate(_list(spec.get("timeline"))):
+        wanted = _get(event, "data", "captionsAssetId") if _get(event, "type") == "audio" else None
+        if isinstance(wanted, str) and wanted not in ids:
+            message = f"unknown captions asset id '{wanted}'; known captions asset ids: {known}"
+            problems.append((("timeline", i, "data", "captionsAssetId"), message))
     return problems
 
 

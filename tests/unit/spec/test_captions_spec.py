@@ -48,7 +48,7 @@ def test_a_spec_without_captions_is_unchanged() -> None:
 
 def test_max_chars_per_line_zero_is_refused() -> None:
     errors = errors_of(with_captions({"maxCharsPerLine": 0}))
-    assert "greater than or equal to 8" in errors["output.captions.maxCharsPerLine"]
+    assert errors["output.captions.maxCharsPerLine"] == "must be at least 8"
 
 
 def test_an_unknown_font_lists_the_fonts() -> None:
@@ -77,7 +77,7 @@ def test_colours_formats_and_durations_are_checked() -> None:
         )
     )
     assert "lists a format twice" in errors["output.captions.formats"]
-    assert "should match pattern" in errors["output.captions.burnIn.color"]
+    assert "must match pattern" in errors["output.captions.burnIn.color"]
 
 
 def test_marked_ssml_shows_what_is_said_and_marks_every_word() -> None:

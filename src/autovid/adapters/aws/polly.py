@@ -114,6 +114,9 @@ class PollyEngine(SpeechEngine):
         """Audio and word timings: speech marks fetched with each part's audio, their UTF-8 byte
         offsets (plain text) or mark names (SSML, a mark before each word) turned into positions in
         the spoken text; for engines without speech marks, one request per phrase."""
+        # PyAV joins and measures the parts; the API function wires this engine and has no PyAV.
+        from autovid.speech.audio import join_mp3, mp3_duration_s
+
         ssml = request.text_type == "ssml"
         try:
             text, spoken, positions = marked_ssml(request.text) if ssml else (request.text, request.text, [])
@@ -125,7 +128,6 @@ class PollyEngine(SpeechEngine):
             SpeechRequest(text, request.text_type, request.voice_id, request.engine, request.language_code),
             limit,
         )
-        from autovid.speech.audio import join_mp3, mp3_duration_s  # PyAV, loaded as in synthesize()
 
         parts: list[bytes] = []
         anchors: list[Anchor] = []
