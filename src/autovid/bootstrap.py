@@ -155,12 +155,12 @@ def _local_speech_engine(settings: Settings) -> SpeechEngine:
     return EspeakEngine()
 
 
-def _synthesizer(settings: Settings, engine: SpeechEngine | None) -> Any:
+def _synthesizer(settings: Settings, engine: SpeechEngine | None, cache_dir: Path | None = None) -> Any:
     if engine is None:
         return None
     from autovid.speech.synthesizer import SpeechSynthesizer
 
-    return SpeechSynthesizer(engine, settings.speech_cache_dir)
+    return SpeechSynthesizer(engine, cache_dir or settings.speech_cache_dir)
 
 
 def _asset_fetcher(settings: Settings, blobs: BlobStore, s3_client: Any = None) -> Any:
@@ -182,10 +182,45 @@ def build_renderer(
 ) -> Callable[..., Any]:
     """The CLI's renderer: ``renderer(spec, output_path=…, workdir=…, progress=…, checkpoint=…)``
     with paths read relative to ``base_dir`` (inside ``allowed_roots``) and local speech."""
-    from autovid.assets.fetcher import AssetFetcher
     from autovid.render.pipeline import render
 
-    assets = AssetFetcher(
+    assets = build_cli_asset_fetcher(settings, base_dir=base_dir, allowed_roots=allowed_roots)
+    speech = _synthesizer(settings, _local_speech_engine(settings), settings.cli_cache_dir)
+    return functools.partial(render, assets=assets, speech=speech)
+
+
+def build_source_checker(
+    settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path], fetch_remote: bool
+) -> Any:
+    """The CLI's check of every asset source (``SourceChecker``): local paths resolved as a render
+    resolves them and probed; remote sources fetched and probed when ``fetch_remote``."""
+    from autovid.assets.check import SourceChecker
+    from autovid.assets.local import resolve_cli_path
+    from autovid.render.media import probe
+
+    roots = [root.resolve() for root in allowed_roots]
+    fetcher = build_cli_asset_fetcher(settings, base_dir=base_dir, allowed_roots=roots)
+
+    def fetch(asset: Any, folder: Path) -> Path:
+        return fetcher.fetch_all([asset], folder)[asset.id]
+
+    def outside(source: str) -> bool:
+        return not any((base_dir / source).resolve().is_relative_to(root) for root in roots)
+
+    return SourceChecker(
+        resolve_local=lambda source: resolve_cli_path(source, base_dir=base_dir, roots=roots),
+        probe=probe,
+        fetch=fetch if fetch_remote else None,
+        is_outside_roots=outside,
+    )
+
+
+def build_cli_asset_fetcher(settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path]) -> Any:
+    """The CLI's ``AssetFetcher``: paths relative to ``base_dir`` inside ``allowed_roots``, URLs and
+    s3:// sources with the ambient credentials."""
+    from autovid.assets.fetcher import AssetFetcher
+
+    return AssetFetcher(
         base_dir=base_dir,
         allowed_roots=list(allowed_roots),
         s3_client_factory=functools.partial(_cli_s3_client, settings),
@@ -195,8 +230,6 @@ def build_renderer(
         allow_private=settings.allow_private_urls,
         allow_http=settings.allow_http,
     )
-    speech = _synthesizer(settings, _local_speech_engine(settings))
-    return functools.partial(render, assets=assets, speech=speech)
 
 
 def _cli_s3_client(settings: Settings) -> Any:

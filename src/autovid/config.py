@@ -138,6 +138,17 @@ class Settings(BaseModel):
         return self.cache_dir or (self.data_dir / "cache")
 
     @property
+    def cli_cache_dir(self) -> Path:
+        """Where ``autovid render`` keeps synthesized speech: ``AUTOVID_CACHE_DIR``, else the
+        user's cache folder (``$XDG_CACHE_HOME/autovid``, ``~/.cache/autovid``) — never beside
+        the user's files."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+        return base / "autovid"
+
+    @property
     def spec_limits(self) -> SpecLimits:
         return SpecLimits(
             webhook_max_headers_size=self.webhook_max_headers_size,

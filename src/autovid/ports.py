@@ -175,6 +175,10 @@ class SpeechEngine(ABC):
     @abstractmethod
     def synthesize(self, request: SpeechRequest) -> SpeechAudio: ...
 
+    def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
+        """(engine label, the engine's own voice name) that speaks ``request``, for the report."""
+        return (self.name, request.voice_id)
+
 
 WebhookOutcome = Literal["delivered", "refused", "failed"]
 

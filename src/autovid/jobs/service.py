@@ -18,6 +18,7 @@ from autovid.errors import (
     SpecError,
     StorageError,
     TransientStorageError,
+    format_path,
 )
 from autovid.jobs.model import Job, JobStatus, Progress, isoformat, utcnow
 from autovid.ports import BlobStore, JobQueue, JobStore
@@ -186,7 +187,7 @@ class JobService:
         for loc, source in sources:
             if "://" in source:
                 continue
-            path = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
+            path = format_path(loc)
             try:
                 present = self.blobs.exists(source)
             except StorageError as exc:

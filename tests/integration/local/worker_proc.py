@@ -54,7 +54,7 @@ def make_render(mode: str, render_s: float) -> Any:
             time.sleep(0.02)
         samples.make_video(output_path, duration_s=1.0, fps=10, audio=True)
         log_event("finish", title, workdir)
-        return RenderResult(output_path, 1.0, output_path.stat().st_size, {}, False)
+        return RenderResult(output_path, 1.0, output_path.stat().st_size, timings_s={}, video_copied=False)
 
     return render
 

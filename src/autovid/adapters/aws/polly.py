@@ -68,6 +68,9 @@ class PollyEngine(SpeechEngine):
 
         return SpeechAudio(data=join_mp3(parts), extension="mp3")
 
+    def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
+        return (f"polly:{request.engine}", request.voice_id)
+
     def split(self, request: SpeechRequest) -> list[str]:
         """The texts of the requests Polly will get: one, or several cut at sentence boundaries."""
         if request.text_type == "ssml":

@@ -23,14 +23,12 @@ from rich.table import Table
 
 from autovid.config import Settings
 from autovid.entrypoints.cli import app
-from autovid.entrypoints.cli.render import progress_bar
+from autovid.entrypoints.cli.render import console, make_example_media, progress_bar
 
 if TYPE_CHECKING:
     from autovid.adapters.local.sqlite_keys import SqliteKeyStore
     from autovid.auth.plans import UsagePlan
     from autovid.client import AutovidClient
-
-console = Console(stderr=True)
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 keys_app = typer.Typer(help="Create, list and revoke API keys of a data folder.", no_args_is_help=True)
@@ -311,6 +309,7 @@ def submit(
     """Submit a job to the server at AUTOVID_URL (default http://127.0.0.1:8000)."""
     from autovid.client import ApiError, upload_local_sources
 
+    make_example_media(spec_path)
     try:
         spec = json.loads(spec_path.read_text())
     except (OSError, ValueError) as exc:
