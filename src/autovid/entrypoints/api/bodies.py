@@ -20,6 +20,7 @@ from autovid.errors import AutovidError, ErrorDetail, SpecError
 DRAIN_BYTES = 16 * 1024 * 1024
 # Far deeper than any job spec; deep enough nesting would exhaust the stack of later steps.
 MAX_JSON_DEPTH = 64
+NOT_FINITE = "must be a finite number (NaN and Infinity are not JSON numbers)"  # as spec validation
 _WRITE_CHUNK_BYTES = 1024 * 1024
 
 
@@ -146,7 +147,7 @@ def check_json_values(value: Any) -> None:
         if depth > MAX_JSON_DEPTH:
             raise SpecError([_too_deep()])
         if isinstance(item, float) and not math.isfinite(item):
-            raise SpecError([ErrorDetail(_field(path), "must be a finite number (not NaN or Infinity)")])
+            raise SpecError([ErrorDetail(_field(path), NOT_FINITE)])
         if isinstance(item, dict):
             pending += [(v, f"{path}.{k}", depth + 1) for k, v in item.items()]
         elif isinstance(item, list):
