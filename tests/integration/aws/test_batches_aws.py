@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 
 from autovid import samples
 from autovid.adapters.aws.emulator import Emulator, environment
-from autovid.adapters.aws.provision import Resources, create_batches_table
+from autovid.adapters.aws.provision import Resources
 from autovid.bootstrap import Container, bootstrap
 from autovid.config import Settings
 from autovid.errors import MediaError
@@ -44,19 +43,11 @@ class TinyRender:
         return RenderResult(output_path, 1.0, output_path.stat().st_size, timings_s={}, video_copied=False)
 
 
-@pytest.fixture
-def batches_table(emulator: Emulator, resources: Resources) -> str:
-    table = f"autovid-batches-{uuid.uuid4().hex[:10]}"
-    create_batches_table(emulator.clients().dynamodb, table)
-    return table
-
-
 def processor_container(
-    emulator: Emulator, resources: Resources, table: str, tmp_path: Path, render: TinyRender
+    emulator: Emulator, resources: Resources, tmp_path: Path, render: TinyRender
 ) -> Container:
     settings = Settings(
-        **environment(emulator, resources),
-        DYNAMODB_BATCHES_TABLE_NAME=table,
+        **environment(emulator, resources),  # the batches table included
         AUTOVID_DATA_DIR=tmp_path,
         AUTOVID_LEASE_SECONDS=30,
         AUTOVID_TTS_ENGINE="espeak",
@@ -80,7 +71,6 @@ def template(source: str) -> dict[str, Any]:
 def test_two_processors_finish_one_batch_and_the_counters_end_exact(
     emulator: Emulator,
     resources: Resources,
-    batches_table: str,
     tiny_video: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -88,10 +78,7 @@ def test_two_processors_finish_one_batch_and_the_counters_end_exact(
     for name, value in environment(emulator, resources).items():
         monkeypatch.setenv(name, value)
     render = TinyRender()
-    first, second = (
-        processor_container(emulator, resources, batches_table, tmp_path / name, render)
-        for name in ("a", "b")
-    )
+    first, second = (processor_container(emulator, resources, tmp_path / name, render) for name in ("a", "b"))
     first.blobs.put_file("assets/base.mp4", tiny_video, content_type="video/mp4")
     service = first.batches
     assert service is not None
