@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from autovid.config import Settings
@@ -40,14 +41,14 @@ def _load_spec(spec_path: Path, settings: Settings) -> JobSpec:
     try:
         raw = spec_path.read_bytes()
     except OSError as exc:
-        say(f"[red]cannot read {spec_path}: {exc.strerror}[/red]")
+        say(f"[red]cannot read {escape(str(spec_path))}: {exc.strerror}[/red]")
         raise typer.Exit(2) from None
     try:
         return parse_spec(raw, settings.spec_limits)
     except SpecError as exc:
-        say(f"[red]{spec_path}: {len(exc.errors)} problem{'s' if len(exc.errors) != 1 else ''}[/red]")
+        say(f"[red]{escape(str(spec_path))}: {_count(len(exc.errors), 'problem')}[/red]")
         for line in exc.as_lines():
-            say(f"  {line}")
+            say(f"  {escape(line)}")
         raise typer.Exit(1) from None
 
 
@@ -88,12 +89,16 @@ def _check_sources(spec: JobSpec, spec_path: Path, roots: list[Path], *, fetch_r
         problems = checker.check(spec, Path(scratch))
     if not problems:
         return
-    say(f"[red]{spec_path}: {len(problems)} asset{'s' if len(problems) != 1 else ''} cannot be used[/red]")
+    say(f"[red]{escape(str(spec_path))}: {_count(len(problems), 'asset')} cannot be used[/red]")
     for problem in problems:
-        say(f"  {_describe(problem)}")
+        say(f"  {escape(_describe(problem))}")
     if any(problem.outside_roots for problem in problems):
         say("  --allow-root DIR admits another folder")
     raise typer.Exit(1)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _describe(problem: SourceProblem) -> str:
@@ -114,7 +119,7 @@ def validate(
     spec = _load_spec(spec_path, Settings())
     if check_files:
         _check_sources(spec, spec_path, allowed_roots(spec_path, allow_root), fetch_remote=True)
-    say(f"[green]{spec_path}: valid{', every asset readable' if check_files else ''}[/green]")
+    say(f"[green]{escape(str(spec_path))}: valid{', every asset readable' if check_files else ''}[/green]")
 
 
 @app.command()
@@ -169,7 +174,7 @@ def render(
             )
             bar.update(task, description="done", completed=100)
     except AutovidError as exc:
-        say(f"[red]render failed:[/red] {exc.message}")
+        say(f"[red]render failed:[/red] {escape(exc.message)}")
         raise typer.Exit(1) from None
     for line in summary_lines(result):
         say(line)
@@ -194,7 +199,7 @@ def summary_lines(result: RenderResult) -> list[str]:
     which local voice stood in for a Polly one), captions, warnings, and where the time went."""
     video = "video copied (fast path)" if result.video_copied else "video encoded (libx264)"
     lines = [
-        f"[green]rendered[/green] {result.output_path}",
+        f"[green]rendered[/green] {escape(str(result.output_path))}",
         f"  {result.duration_s:.3f} s, {result.size_bytes / 1e6:.2f} MB, {video}",
     ]
     if result.audio is not None:
@@ -208,9 +213,9 @@ def summary_lines(result: RenderResult) -> list[str]:
             f"  timeline[{voice.event_index}] {_voice_text(voice.requested, voice.engine, voice.voice)}"
         )
     for caption in result.captions:
-        lines.append(f"  captions ({caption.format}, {caption.language}) {caption.path}")
+        lines.append(f"  captions ({caption.format}, {caption.language}) {escape(str(caption.path))}")
     for warning in result.warnings:
-        lines.append(f"  [yellow]warning[/yellow] {warning.code}: {warning.message}")
+        lines.append(f"  [yellow]warning[/yellow] {warning.code}: {escape(warning.message)}")
     took = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in result.timings_s.items())
     lines.append(f"  took {took}")
     return lines
