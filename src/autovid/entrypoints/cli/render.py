@@ -78,12 +78,14 @@ def make_example_media(spec_path: Path) -> None:
     ensure_for_spec(spec_path, lambda path: say(f"making example media {path} (first use)"))
 
 
-def _check_sources(spec: JobSpec, spec_path: Path, roots: list[Path], *, fetch_remote: bool) -> None:
+def _check_sources(
+    spec: JobSpec, spec_path: Path, roots: list[Path], settings: Settings, *, fetch_remote: bool
+) -> None:
     """Every asset source resolved and probed; all failures listed together, then exit 1."""
     from autovid.bootstrap import build_source_checker
 
     checker = build_source_checker(
-        Settings(), base_dir=spec_path.parent.resolve(), allowed_roots=roots, fetch_remote=fetch_remote
+        settings, base_dir=spec_path.parent.resolve(), allowed_roots=roots, fetch_remote=fetch_remote
     )
     with tempfile.TemporaryDirectory(prefix="autovid-check-") as scratch:
         problems = checker.check(spec, Path(scratch))
@@ -114,11 +116,12 @@ def validate(
     allow_root: list[Path] = AllowRootOption,
 ) -> None:
     """Check a job spec; exit 1 and list every problem when it is invalid."""
+    settings = Settings()
     if check_files:
         make_example_media(spec_path)
-    spec = _load_spec(spec_path, Settings())
+    spec = _load_spec(spec_path, settings)
     if check_files:
-        _check_sources(spec, spec_path, allowed_roots(spec_path, allow_root), fetch_remote=True)
+        _check_sources(spec, spec_path, allowed_roots(spec_path, allow_root), settings, fetch_remote=True)
     say(f"[green]{escape(str(spec_path))}: valid{', every asset readable' if check_files else ''}[/green]")
 
 
@@ -159,7 +162,7 @@ def render(
     make_example_media(spec_path)
     spec = _load_spec(spec_path, settings)
     roots = allowed_roots(spec_path, allow_root)
-    _check_sources(spec, spec_path, roots, fetch_remote=False)  # remote ones: fetched by the render
+    _check_sources(spec, spec_path, roots, settings, fetch_remote=False)  # remote ones: fetched by the render
     out_path = (output or default_output_path(spec, spec_path)).resolve()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     renderer = build_renderer(settings, base_dir=spec_path.parent.resolve(), allowed_roots=roots)
