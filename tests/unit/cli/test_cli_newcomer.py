@@ -166,3 +166,12 @@ def test_summary_names_voices_loudness_and_warnings(tmp_path: Path) -> None:
     )
     assert "  timeline[3] spoken by Amazon Polly voice Matthew (neural)" in lines
     assert "  [yellow]warning[/yellow] crossfade_clamped: crossfade shortened to 1.5 s" in lines
+
+
+def test_check_files_fetches_remote_sources_too(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, "missing.mp4", {"web": "https://127.0.0.1/clip.wav", "bucket": "s3://"})
+    result = runner.invoke(app, ["validate", "--check-files", str(spec)])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if "(asset '" in line]
+    assert [line.split("(asset '")[1].split("'")[0] for line in lines] == ["main", "web", "bucket"]
+    assert "private" in lines[1] or "loopback" in lines[1]
