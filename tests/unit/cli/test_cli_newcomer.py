@@ -175,3 +175,20 @@ def test_check_files_fetches_remote_sources_too(tmp_path: Path) -> None:
     lines = [line for line in result.output.splitlines() if "(asset '" in line]
     assert [line.split("(asset '")[1].split("'")[0] for line in lines] == ["main", "web", "bucket"]
     assert "private" in lines[1] or "loopback" in lines[1]
+
+
+def test_without_xdg_cache_home_the_cache_is_in_home_dot_cache(tmp_path: Path) -> None:
+    from autovid.config import Settings
+
+    home = tmp_path / "home"
+    code = "from autovid.config import Settings; print(Settings().cli_cache_dir)"
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "AUTOVID_CACHE_DIR")}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == str(home / ".cache" / "autovid")
+    assert Settings(cache_dir=tmp_path / "c").cli_cache_dir == tmp_path / "c"
