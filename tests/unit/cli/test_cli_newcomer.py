@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from autovid import samples
+from autovid.config import Settings
 from autovid.entrypoints.cli import app
 from autovid.entrypoints.cli.render import summary_lines
 from autovid.render.pipeline import RenderResult
@@ -178,8 +179,6 @@ def test_check_files_fetches_remote_sources_too(tmp_path: Path) -> None:
 
 
 def test_without_xdg_cache_home_the_cache_is_in_home_dot_cache(tmp_path: Path) -> None:
-    from autovid.config import Settings
-
     home = tmp_path / "home"
     code = "from autovid.config import Settings; print(Settings().cli_cache_dir)"
     env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "AUTOVID_CACHE_DIR")}
