@@ -44,7 +44,7 @@ X264_PRESETS = (
     "veryslow",
     "placebo",
 )
-# A bitrate carries its unit (a bare '2500' was once read as 2.5 kbit/s). The ranges are in the
+# A bitrate carries its unit: a bare '2500' would be 2.5 kbit/s, a smear. The ranges are in the
 # patterns themselves, so the published schema refuses exactly what validation refuses:
 # video at least 100k (or 0.1M); AAC audio 32k-512k (or 0.032M-0.512M).
 VIDEO_BITRATE_PATTERN = r"^([1-9][0-9]{2,}(\.[0-9]+)?[kK]|([1-9][0-9]*(\.[0-9]+)?|0\.[1-9][0-9]*)M)$"

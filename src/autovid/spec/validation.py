@@ -83,7 +83,28 @@ def _details(exc: ValidationError, raw: dict[str, Any]) -> list[ErrorDetail]:
         for loc, message in cross_field_problems(raw):
             if format_path(loc) not in flagged:
                 details.append(ErrorDetail(format_path(loc), message))
-    return details
+    return sorted(details, key=lambda detail: _document_order(detail.path, raw))
+
+
+_PATH_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def _document_order(path: str, document: Any) -> tuple[int, ...]:
+    """Where ``path`` is in the document, as positions (key order, list index), so problems are
+    listed top to bottom as the spec reads; fields that are absent come after those present."""
+    positions: list[int] = []
+    for index, key in _PATH_PART.findall(path):
+        if index:
+            positions.append(int(index))
+            document = _child(document, int(index))
+        elif isinstance(document, Mapping):
+            keys = list(document)
+            positions.append(keys.index(key) if key in keys else len(keys))
+            document = document.get(key)
+        else:
+            positions.append(0)
+            document = None
+    return tuple(positions)
 
 
 def problem_details(

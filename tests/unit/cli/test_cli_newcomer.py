@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from autovid import samples
+from autovid.config import Settings
 from autovid.entrypoints.cli import app
 from autovid.entrypoints.cli.render import summary_lines
 from autovid.render.pipeline import RenderResult
@@ -116,12 +117,12 @@ def test_render_keeps_its_speech_cache_in_the_users_cache_folder(tmp_path: Path,
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in work.iterdir()) == ["clip.mp4", "job.json", "out"]
     assert [p.name for p in (work / "out").iterdir()] == ["out.mp4"]
-    assert list((cache / "autovid").rglob("*.wav")) or list((cache / "autovid").rglob("*.*"))
+    assert len(list((cache / "autovid").rglob("*.wav"))) == 1  # the one synthesized line
     assert not list((tmp_path / "home").rglob("autovid"))  # XDG_CACHE_HOME wins over ~/.cache
     configured = tmp_path / "configured"
     again = run_cli("render", spec.name, cwd=work, AUTOVID_CACHE_DIR=str(configured))
     assert again.returncode == 0, again.stderr
-    assert any(configured.rglob("*.*"))
+    assert len(list(configured.rglob("*.wav"))) == 1
 
 
 def test_long_lines_are_not_wrapped_into_a_file_and_the_output_path_is_whole(
@@ -168,3 +169,27 @@ def test_summary_names_voices_loudness_and_warnings(tmp_path: Path) -> None:
     )
     assert "  timeline[3] spoken by Amazon Polly voice Matthew (neural)" in lines
     assert "  [yellow]warning[/yellow] crossfade_clamped: crossfade shortened to 1.5 s" in lines
+
+
+def test_check_files_fetches_remote_sources_too(tmp_path: Path) -> None:
+    spec = write_spec(tmp_path, "missing.mp4", {"web": "https://127.0.0.1/clip.wav", "bucket": "s3://"})
+    result = runner.invoke(app, ["validate", "--check-files", str(spec)])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if "(asset '" in line]
+    assert [line.split("(asset '")[1].split("'")[0] for line in lines] == ["main", "web", "bucket"]
+    assert "private" in lines[1] or "loopback" in lines[1]
+
+
+def test_without_xdg_cache_home_the_cache_is_in_home_dot_cache(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    code = "from autovid.config import Settings; print(Settings().cli_cache_dir)"
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "AUTOVID_CACHE_DIR")}
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == str(home / ".cache" / "autovid")
+    assert Settings(cache_dir=tmp_path / "c").cli_cache_dir == tmp_path / "c"

@@ -152,3 +152,16 @@ def test_deep_ssml_is_refused_at_submit_not_in_the_worker() -> None:
     assert "levels deep" in errors_of(spec)["timeline[1].data.text"]
     ok = "<speak>" + "<prosody rate='slow'>" * 90 + "hi" + "</prosody>" * 90 + "</speak>"
     assert "hi" in strip_for_espeak(ok)
+
+
+def test_problems_are_listed_in_the_order_the_spec_reads() -> None:
+    spec = spec_with(timeline__1__data__providerConfig__voiceId="Nobody", output__filename=".x")
+    spec["timeline"][0] = {"start": -1, "type": "audio", "data": {"assetId": "nope"}}
+    spec["backgroundMusic"]["playlist"] = ["gone"]
+    assert list(errors_of(spec)) == [
+        "backgroundMusic.playlist[0]",
+        "timeline[0].start",
+        "timeline[0].data.assetId",
+        "timeline[1].data.providerConfig.voiceId",
+        "output.filename",
+    ]

@@ -41,12 +41,12 @@ def _load_spec(spec_path: Path, settings: Settings) -> JobSpec:
     try:
         raw = spec_path.read_bytes()
     except OSError as exc:
-        say(f"[red]cannot read {spec_path}: {exc.strerror}[/red]")
+        say(f"[red]cannot read {escape(str(spec_path))}: {exc.strerror}[/red]")
         raise typer.Exit(2) from None
     try:
         return parse_spec(raw, settings.spec_limits)
     except SpecError as exc:
-        say(f"[red]{spec_path}: {len(exc.errors)} problem{'s' if len(exc.errors) != 1 else ''}[/red]")
+        say(f"[red]{escape(str(spec_path))}: {_count(len(exc.errors), 'problem')}[/red]")
         for line in exc.as_lines():
             say(f"  {escape(line)}")
         raise typer.Exit(1) from None
@@ -78,23 +78,29 @@ def make_example_media(spec_path: Path) -> None:
     ensure_for_spec(spec_path, lambda path: say(f"making example media {path} (first use)"))
 
 
-def _check_sources(spec: JobSpec, spec_path: Path, roots: list[Path], *, fetch_remote: bool) -> None:
+def _check_sources(
+    spec: JobSpec, spec_path: Path, roots: list[Path], settings: Settings, *, fetch_remote: bool
+) -> None:
     """Every asset source resolved and probed; all failures listed together, then exit 1."""
     from autovid.bootstrap import build_source_checker
 
     checker = build_source_checker(
-        Settings(), base_dir=spec_path.parent.resolve(), allowed_roots=roots, fetch_remote=fetch_remote
+        settings, base_dir=spec_path.parent.resolve(), allowed_roots=roots, fetch_remote=fetch_remote
     )
     with tempfile.TemporaryDirectory(prefix="autovid-check-") as scratch:
         problems = checker.check(spec, Path(scratch))
     if not problems:
         return
-    say(f"[red]{spec_path}: {len(problems)} asset{'s' if len(problems) != 1 else ''} cannot be used[/red]")
+    say(f"[red]{escape(str(spec_path))}: {_count(len(problems), 'asset')} cannot be used[/red]")
     for problem in problems:
-        say(f"  {_describe(problem)}")
+        say(f"  {escape(_describe(problem))}")
     if any(problem.outside_roots for problem in problems):
         say("  --allow-root DIR admits another folder")
     raise typer.Exit(1)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def _describe(problem: SourceProblem) -> str:
@@ -110,12 +116,13 @@ def validate(
     allow_root: list[Path] = AllowRootOption,
 ) -> None:
     """Check a job spec; exit 1 and list every problem when it is invalid."""
+    settings = Settings()
     if check_files:
         make_example_media(spec_path)
-    spec = _load_spec(spec_path, Settings())
+    spec = _load_spec(spec_path, settings)
     if check_files:
-        _check_sources(spec, spec_path, allowed_roots(spec_path, allow_root), fetch_remote=True)
-    say(f"[green]{spec_path}: valid{', every asset readable' if check_files else ''}[/green]")
+        _check_sources(spec, spec_path, allowed_roots(spec_path, allow_root), settings, fetch_remote=True)
+    say(f"[green]{escape(str(spec_path))}: valid{', every asset readable' if check_files else ''}[/green]")
 
 
 @app.command()
@@ -162,7 +169,7 @@ def render(
     make_example_media(spec_path)
     spec = _load_spec(spec_path, settings)
     roots = allowed_roots(spec_path, allow_root)
-    _check_sources(spec, spec_path, roots, fetch_remote=False)  # remote ones: fetched by the render
+    _check_sources(spec, spec_path, roots, settings, fetch_remote=False)  # remote ones: fetched by the render
     out_path = (output or default_output_path(spec, spec_path)).resolve()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     renderer = build_renderer(settings, base_dir=spec_path.parent.resolve(), allowed_roots=roots)
@@ -202,7 +209,7 @@ def summary_lines(result: RenderResult) -> list[str]:
     which local voice stood in for a Polly one), captions, warnings, and where the time went."""
     video = "video copied (fast path)" if result.video_copied else "video encoded (libx264)"
     lines = [
-        f"[green]rendered[/green] {result.output_path}",
+        f"[green]rendered[/green] {escape(str(result.output_path))}",
         f"  {result.duration_s:.3f} s, {result.size_bytes / 1e6:.2f} MB, {video}",
     ]
     if result.audio is not None:
@@ -217,9 +224,9 @@ def summary_lines(result: RenderResult) -> list[str]:
             f"  timeline[{voice.event_index}] {_voice_text(voice.requested, voice.engine, voice.voice)}"
         )
     for caption in result.captions:
-        lines.append(f"  captions ({caption.format}, {caption.language}) {caption.path}")
+        lines.append(f"  captions ({caption.format}, {caption.language}) {escape(str(caption.path))}")
     for warning in result.warnings:
-        lines.append(f"  [yellow]warning[/yellow] {warning.code}: {warning.message}")
+        lines.append(f"  [yellow]warning[/yellow] {warning.code}: {escape(warning.message)}")
     took = ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in result.timings_s.items())
     lines.append(f"  took {took}")
     return lines
