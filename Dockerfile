@@ -28,5 +28,5 @@ FROM public.ecr.aws/lambda/python:${PYTHON_VERSION}
 
 COPY --from=build /asset ${LAMBDA_TASK_ROOT}
 
-# The handler of the AWS engineer's processor entrypoint (SQS batch -> JobProcessor).
+# The handler of the processor entrypoint (SQS batch -> JobProcessor).
 CMD ["autovid.entrypoints.lambdas.processor.handler"]

@@ -4,8 +4,8 @@ Idiomatic MoviePy 2, in the style of the MoviePy-based implementation autovid re
 ``AudioFileClip`` per placed track, ``with_volume_scaled`` for levels, ``AudioFadeIn`` /
 ``AudioFadeOut`` for crossfades, a time-varying gain through ``transform`` for ducking,
 ``CompositeAudioClip`` for the mix and ``write_videofile`` (libx264 ``preset``, AAC) for the output.
-It reads the same autovid job spec and follows design §3 where MoviePy can (crossfades are linear
-rather than equal-power, and there is no limiter: MoviePy has neither).
+It reads the same autovid job spec and follows docs/SPEC.md's render semantics where MoviePy can
+(crossfades are linear rather than equal-power, and there is no limiter: MoviePy has neither).
 
 Speech is not synthesized here: the harness passes the pre-synthesized WAV file of each TTS event
 (``--speech INDEX=PATH``), the same files autovid's warm cache serves.

@@ -60,6 +60,8 @@ TARGET_SPEEDUP = 40.0  # MoviePy wall time / autovid wall time, at least
 TARGET_FLOOR_RATIO = 1.3  # autovid wall time / AAC floor wall time, at most
 TARGET_PEAK_RSS_MB = 250.0  # autovid peak RSS, at most
 TARGET_LONG_RSS_RATIO = 1.5  # 10-minute peak RSS / 1-minute peak RSS, at most
+TARGET_LOUDNESS_RATIO = 1.15  # the same job with output.loudness / without, wall time, at most
+LOUDNESS_TARGET_LUFS = -14
 LONG_DURATION_S = 600
 DEFAULT_AAC_BIT_RATE = 192_000
 
@@ -77,6 +79,8 @@ class SuiteResult:
     moviepy: Contender | None
     checks: dict[str, OutputCheck]
     video_copied: bool  # autovid's video packets are the input's, byte for byte
+    loudness: Contender | None = None  # the same job with output.loudness at -14 LUFS
+    loudness_lufs: float | None = None  # its output's integrated loudness (FFmpeg's ebur128)
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,37 @@ def moviepy_command(inputs: BenchInputs, output: Path) -> list[str]:
     )
 
 
+def loudness_spec(inputs: BenchInputs) -> Path:
+    """The benchmark job with ``output.loudness`` at ``LOUDNESS_TARGET_LUFS``, beside the job."""
+    spec = json.loads(inputs.spec_path.read_text())
+    spec["output"]["loudness"] = {"target": LOUDNESS_TARGET_LUFS}
+    path = inputs.spec_path.with_name("job-loudness.json")
+    path.write_text(json.dumps(spec, indent=2))
+    return path
+
+
+def integrated_lufs(path: Path) -> float:
+    """The integrated loudness of ``path``'s audio by FFmpeg's ebur128 filter."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        graph = av.filter.Graph()
+        source = graph.add_abuffer(template=stream)
+        meter = graph.add("ebur128", "metadata=1")
+        sink = graph.add("abuffersink")
+        source.link_to(meter)
+        meter.link_to(sink)
+        graph.configure()
+        value = float("nan")
+        for frame in [*container.decode(stream), None]:
+            graph.push(frame)
+            while True:
+                try:
+                    value = float(graph.pull().metadata.get("lavfi.r128.I", value))
+                except (av.BlockingIOError, av.EOFError):
+                    break
+    return value
+
+
 def run_suite(
     inputs: BenchInputs,
     *,
@@ -155,6 +190,7 @@ def run_suite(
     repeat: int = 3,
     with_moviepy: bool = True,
     with_floor: bool = True,
+    with_loudness: bool = False,
     mode: str | None = None,
     log: Log = print,
 ) -> SuiteResult:
@@ -167,11 +203,13 @@ def run_suite(
         "autovid": out_dir / "autovid.mp4",
         "floor": out_dir / "floor.m4a",
         "moviepy": out_dir / "moviepy.mp4",
+        "loudness": out_dir / "autovid-loudness.mp4",
     }
     commands = {
         "autovid": autovid_command(mode, inputs.spec_path, outputs["autovid"]),
         "floor": floor_command(inputs, outputs["floor"], inputs.mix_pcm),
         "moviepy": moviepy_command(inputs, outputs["moviepy"]),
+        "loudness": autovid_command(mode, loudness_spec(inputs), outputs["loudness"]),
     }
     contenders = {name: Contender(name) for name in commands}
 
@@ -188,7 +226,7 @@ def run_suite(
     log(f"{inputs.shape.duration_s} s {inputs.shape.width}x{inputs.shape.height} job, autovid via {mode}")
     compile_autovid()  # as installing a wheel does; PYTHONDONTWRITEBYTECODE=1 would leave none
     measured("autovid", "warmup")  # fills the speech cache and the page cache
-    names = ["autovid", "floor"] if with_floor else ["autovid"]
+    names = ["autovid", *(["loudness"] if with_loudness else []), *(["floor"] if with_floor else [])]
     for attempt in range(1, repeat + 1):
         for name in names:  # interleaved, so that load from elsewhere hits both alike
             contenders[name].runs.append(measured(name, f"run{attempt}"))
@@ -205,6 +243,8 @@ def run_suite(
         moviepy=contenders["moviepy"] if with_moviepy else None,
         checks=checks,
         video_copied=video_packets_digest(outputs["autovid"]) == video_packets_digest(inputs.video_path),
+        loudness=contenders["loudness"] if with_loudness else None,
+        loudness_lufs=integrated_lufs(outputs["loudness"]) if with_loudness else None,
     )
 
 
@@ -217,16 +257,18 @@ def compile_autovid() -> None:
             compileall.compile_dir(folder, quiet=1)
 
 
-_CLI_STAGE_ROW = re.compile(r"^\S\s{3}(\w+)\s+\S\s([0-9.]+) s\b")
+_CLI_TOOK_LINE = re.compile(r"^\s*took (.*)$")
+_CLI_STAGE = re.compile(r"(\w+) ([0-9.]+) s")
 
 
 def autovid_stage_timings(log_path: Path) -> dict[str, float]:
-    """The render's own stage timings from a run's log: the CLI's summary table, or the JSON line
-    of ``autovid_child.py``; empty when neither is there."""
+    """The render's own stage timings from a run's log: the CLI summary's ``took`` line, or the
+    JSON line of ``autovid_child.py``; empty when neither is there."""
     text = log_path.read_text(errors="replace") if log_path.exists() else ""
-    timings = {m.group(1): float(m.group(2)) for m in map(_CLI_STAGE_ROW.match, text.splitlines()) if m}
-    if timings:
-        return timings
+    for line in text.splitlines():
+        took = _CLI_TOOK_LINE.match(line)
+        if took:
+            return {m.group(1): float(m.group(2)) for m in _CLI_STAGE.finditer(took.group(1))}
     for line in reversed(text.splitlines()):
         if line.startswith("{") and "timings_s" in line:
             return {str(k): float(v) for k, v in json.loads(line)["timings_s"].items()}
@@ -285,6 +327,10 @@ def verdicts(main: SuiteResult, long: SuiteResult | None) -> list[Verdict]:
                 ratio <= TARGET_FLOOR_RATIO,
             )
         )
+    if main.loudness is not None:
+        ratio = main.loudness.wall_s / autovid.wall_s
+        target = f"autovid at {LOUDNESS_TARGET_LUFS} LUFS / autovid <= {TARGET_LOUDNESS_RATIO:g}x"
+        result.append(Verdict(target, f"{ratio:.2f}x", ratio <= TARGET_LOUDNESS_RATIO))
     rss = autovid.peak_memory_mb
     result.append(
         Verdict(f"autovid peak RSS <= {TARGET_PEAK_RSS_MB:g} MB", f"{rss:.0f} MB", rss <= TARGET_PEAK_RSS_MB)
@@ -417,6 +463,10 @@ def format_report(main: SuiteResult, long: SuiteResult | None, machine: dict[str
         "|---|---|---|---|---|---|",
         _row("autovid", main.autovid),
     ]
+    if main.loudness is not None:
+        reached = "" if main.loudness_lufs is None else f", output measures {main.loudness_lufs:.1f} LUFS"
+        label = f"autovid, `output.loudness` target {LOUDNESS_TARGET_LUFS} LUFS{reached}"
+        lines.append(_row(label, main.loudness))
     if main.floor.runs:
         bit_rate, options = autovid_aac_settings()
         settings = ", ".join(
@@ -538,6 +588,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="20 s video instead of 60 s (smoke run)")
     parser.add_argument("--skip-moviepy", action="store_true", help="do not run the (slow) MoviePy reference")
     parser.add_argument(
+        "--skip-loudness", action="store_true", help=f"no run of the job at {LOUDNESS_TARGET_LUFS} LUFS"
+    )
+    parser.add_argument(
         "--long", action="store_true", help=f"also render a {LONG_DURATION_S // 60}-minute video"
     )
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of autovid and the floor (median)")
@@ -567,6 +620,7 @@ def main(argv: list[str] | None = None) -> int:
         out_dir=runs_dir / f"{shape.duration_s}s",
         repeat=args.repeat,
         with_moviepy=not args.skip_moviepy,
+        with_loudness=not args.skip_loudness,
         mode=mode,
     )
     long_result = None

@@ -54,7 +54,7 @@ class Container:
     processor: JobProcessor
     webhooks: WebhookSender
     db: Any = None  # autovid.adapters.local.db.Database when embedded
-    keys: Any = None  # the API engineer's Authenticator / key store
+    keys: Any = None  # the API's Authenticator / key store
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -128,7 +128,7 @@ def _local_adapters(settings: Settings, overrides: dict[str, Any]) -> Adapters:
 
 
 def _aws_adapters(settings: Settings) -> Adapters:
-    """The AWS engineer's adapters: ``autovid.adapters.aws.wiring.aws_adapters(settings)``
+    """The AWS adapters: ``autovid.adapters.aws.wiring.aws_adapters(settings)``
     returns an ``Adapters`` (DynamoJobStore, SqsJobQueue, S3BlobStore, PollyEngine, secret)."""
     try:
         from autovid.adapters.aws.wiring import aws_adapters  # type: ignore[import-not-found]
@@ -156,12 +156,13 @@ def _local_speech_engine(settings: Settings) -> SpeechEngine:
     return EspeakEngine()
 
 
-def _synthesizer(settings: Settings, engine: SpeechEngine | None) -> Any:
+def _synthesizer(settings: Settings, engine: SpeechEngine | None, cache_dir: Path | None = None) -> Any:
     if engine is None:
         return None
     from autovid.speech.synthesizer import SpeechSynthesizer
 
-    return SpeechSynthesizer(engine, settings.speech_cache_dir, max_bytes=settings.speech_cache_limit_bytes)
+    directory = cache_dir or settings.speech_cache_dir
+    return SpeechSynthesizer(engine, directory, max_bytes=settings.speech_cache_limit_bytes)
 
 
 def _asset_fetcher(settings: Settings, blobs: BlobStore, s3_client: Any = None) -> Any:
@@ -206,17 +207,50 @@ def build_renderer(
 ) -> Callable[..., Any]:
     """The CLI's renderer: ``renderer(spec, output_path=…, workdir=…, progress=…, checkpoint=…)``
     with paths read relative to ``base_dir`` (inside ``allowed_roots``) and local speech."""
-    from autovid.assets.fetcher import AssetFetcher, LocalFiles
     from autovid.render.pipeline import render
 
-    assets = AssetFetcher(
+    assets = build_cli_asset_fetcher(settings, base_dir=base_dir, allowed_roots=allowed_roots)
+    speech = _synthesizer(settings, _local_speech_engine(settings), settings.cli_cache_dir)
+    return functools.partial(render, assets=assets, speech=speech, limits=settings.render_limits)
+
+
+def build_source_checker(
+    settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path], fetch_remote: bool
+) -> Any:
+    """The CLI's check of every asset source (``SourceChecker``): local paths resolved as a render
+    resolves them and probed; remote sources fetched and probed when ``fetch_remote``."""
+    from autovid.assets.check import SourceChecker
+    from autovid.assets.local import resolve_cli_path
+    from autovid.render.media import probe
+
+    roots = [root.resolve() for root in allowed_roots]
+    fetcher = build_cli_asset_fetcher(settings, base_dir=base_dir, allowed_roots=roots)
+
+    def fetch(asset: Any, folder: Path) -> Path:
+        return fetcher.fetch_all([asset], folder)[asset.id]
+
+    def outside(source: str) -> bool:
+        return not any((base_dir / source).resolve().is_relative_to(root) for root in roots)
+
+    return SourceChecker(
+        resolve_local=lambda source: resolve_cli_path(source, base_dir=base_dir, roots=roots),
+        probe=probe,
+        fetch=fetch if fetch_remote else None,
+        is_outside_roots=outside,
+    )
+
+
+def build_cli_asset_fetcher(settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path]) -> Any:
+    """The CLI's ``AssetFetcher``: paths relative to ``base_dir`` inside ``allowed_roots``, URLs and
+    s3:// sources with the ambient credentials."""
+    from autovid.assets.fetcher import AssetFetcher, LocalFiles
+
+    return AssetFetcher(
         LocalFiles(base_dir=base_dir, allowed_roots=list(allowed_roots)),
         _fetch_policy(settings),
         https=_https_transport(settings),
         s3=_s3_transport(settings),
     )
-    speech = _synthesizer(settings, _local_speech_engine(settings))
-    return functools.partial(render, assets=assets, speech=speech, limits=settings.render_limits)
 
 
 def _cli_s3_client(settings: Settings) -> Any:

@@ -1,6 +1,6 @@
-"""One settings object for every entrypoint, read from the environment (design §6).
+"""One settings object for every entrypoint, read from the environment (docs/SETTINGS.md).
 
-The seed's variables keep their names (``S3_BUCKET_NAME``, ``LOG_LEVEL``, …); local settings use
+The AWS deployment's variables keep their names (``S3_BUCKET_NAME``, ``LOG_LEVEL``, …); local settings use
 the ``AUTOVID_`` prefix. Bad values are refused at start-up, not at the first job.
 
 Every setting is a scalar under one or two variable names, so a plain pydantic model reads them:
@@ -36,7 +36,7 @@ def _variable_names(alias: object) -> list[str]:
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    # --- from the seed -------------------------------------------------------------------------
+    # --- AWS names ------------------------------------------------------------------------------
     s3_bucket_name: str | None = Field(None, validation_alias=_env("S3_BUCKET_NAME"))
     aws_region: str = Field("us-east-1", validation_alias=AliasChoices("APP_AWS_REGION", "AWS_REGION"))
     webhook_max_headers_size: int = Field(1024, ge=0, validation_alias=_env("WEBHOOK_MAX_HEADERS_SIZE"))
@@ -168,6 +168,17 @@ class Settings(BaseModel):
     @property
     def speech_cache_dir(self) -> Path:
         return self.cache_dir or (self.data_dir / "cache")
+
+    @property
+    def cli_cache_dir(self) -> Path:
+        """Where ``autovid render`` keeps synthesized speech: ``AUTOVID_CACHE_DIR``, else the
+        user's cache folder (``$XDG_CACHE_HOME/autovid``, ``~/.cache/autovid``) — never beside
+        the user's files."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
+        return base / "autovid"
 
     @property
     def spec_limits(self) -> SpecLimits:

@@ -16,44 +16,24 @@ from pathlib import Path
 
 from rich.console import Console
 
-from autovid import samples
 from autovid.adapters.local.db import Database
 from autovid.adapters.local.sqlite_keys import SqliteKeyStore
 from autovid.bootstrap import DB_FILE
 from autovid.client import ApiError, AutovidClient, upload_local_sources
 from autovid.entrypoints.api.runner import ServiceError, ServiceProcess
 from autovid.entrypoints.cli.render import progress_bar
+from autovid.examples import ensure_example_media, example_dirs
 from autovid.render.media import probe
 
 console = Console(stderr=True, highlight=False)
-REPO_ROOT = Path(__file__).resolve().parents[2]
 POLL_S = 0.5  # the default usage plan allows 2 requests/s
 
 
 def example_dir() -> Path:
-    for candidate in (Path.cwd() / "examples", REPO_ROOT / "examples"):
-        if (candidate / "welcome.spec.json").is_file():
-            return candidate
-    raise SystemExit("examples/welcome.spec.json not found: run the demo from the repository")
-
-
-def ensure_example_media(media_dir: Path) -> None:
-    """The example's media, made once by ``autovid.samples`` (no downloads)."""
-    makers = {
-        "test_pattern.mp4": lambda p: samples.make_video(p, duration_s=14.0, width=640, height=360, fps=30),
-        "music_a.mp3": lambda p: samples.make_music_loop(p, duration_s=8.0, bpm=110, seed=1),
-        "music_b.mp3": lambda p: samples.make_music_loop(p, duration_s=8.0, bpm=124, seed=2),
-        "whoosh.wav": lambda p: samples.make_effect(p, "whoosh"),
-        "blip.wav": lambda p: samples.make_effect(p, "blip"),
-    }
-    media_dir.mkdir(parents=True, exist_ok=True)
-    for name, make in makers.items():
-        path = media_dir / name
-        if not path.is_file():
-            console.print(f"  making example media {path.relative_to(media_dir.parent.parent)}")
-            partial = path.with_name(f".{path.stem}.part{path.suffix}")
-            make(partial)
-            partial.replace(path)
+    folders = example_dirs()
+    if not folders:
+        raise SystemExit("examples/welcome.spec.json not found: run the demo from the repository")
+    return folders[0]
 
 
 def create_key(data_dir: Path) -> str:
@@ -89,7 +69,10 @@ def main() -> int:
     started = time.monotonic()
     examples = example_dir()
     console.print("[bold]autovid demo[/bold]: the embedded service end to end")
-    ensure_example_media(examples / "media")
+    ensure_example_media(
+        examples / "media",
+        lambda path: console.print(f"  making example media {path.relative_to(examples.parent)}"),
+    )
     out_path = (examples.parent / "out" / "welcome.mp4").resolve()
     data_dir = Path(tempfile.mkdtemp(prefix="autovid-demo-"))
     try:

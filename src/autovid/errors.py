@@ -42,6 +42,15 @@ class ErrorDetail:
         return {"path": self.path, "message": self.message}
 
 
+def format_path(loc: tuple[str | int, ...]) -> str:
+    """('timeline', 2, 'data', 'assetId') -> 'timeline[2].data.assetId'; () -> '$' (the whole
+    document). The one way a field's path is written, by the CLI and the service alike."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "$"
+
+
 class SpecError(PermanentError):
     """The job spec is invalid; ``errors`` lists every problem found."""
 
@@ -52,7 +61,12 @@ class SpecError(PermanentError):
         super().__init__(f"invalid job spec: {summary}{more}")
 
     def as_list(self) -> list[dict[str, str]]:
+        """The problems as the HTTP API answers them (``details``)."""
         return [e.as_dict() for e in self.errors]
+
+    def as_lines(self) -> list[str]:
+        """The problems as the command line prints them: ``path: message``, one a line."""
+        return [f"{e.path}: {e.message}" for e in self.errors]
 
 
 class AssetError(PermanentError):

@@ -140,6 +140,10 @@ class SpeechEngine(ABC):
     @abstractmethod
     def synthesize(self, request: SpeechRequest) -> SpeechAudio: ...
 
+    def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
+        """(engine label, the engine's own voice name) that speaks ``request``, for the report."""
+        return (self.name, request.voice_id)
+
 
 class SourceTransport(ABC):
     """Downloads asset sources of one scheme (``https://``, ``s3://``) for the asset fetcher."""

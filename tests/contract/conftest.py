@@ -102,7 +102,7 @@ def _local_blobs(tmp_path: Path, request: pytest.FixtureRequest) -> BlobHarness:
     return BlobHarness(blobs=blobs, fetch_url=fetch)
 
 
-# --- DynamoDB / SQS / S3 on a moto server (AWS engineer) --------------------------------------
+# --- DynamoDB / SQS / S3 on a moto server --------------------------------------
 
 
 @pytest.fixture(scope="session")

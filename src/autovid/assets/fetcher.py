@@ -1,6 +1,6 @@
 """``AssetFetcher``: bring every asset of a job to local files, concurrently and safely.
 
-Sources: ``https://`` URLs (``http://`` only when allowed), ``s3://bucket/key``, and
+Sources (docs/SPEC.md): ``https://`` URLs (``http://`` only when allowed), ``s3://bucket/key``, and
 paths — relative to the spec file's folder in the CLI, keys in the managed storage in the service.
 Each distinct source is fetched once, in a bounded thread pool. The result is all or nothing: when
 any asset fails, the others are stopped, every file written is removed, and the error names the

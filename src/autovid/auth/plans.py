@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-# The seed's plan: 2 requests/s, burst 5, 50 requests per day.
+# The default plan: 2 requests/s, burst 5, 50 requests per day.
 DEFAULT_RATE_PER_S = 2.0
 DEFAULT_BURST = 5
 DEFAULT_QUOTA_PER_DAY = 50

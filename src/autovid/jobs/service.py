@@ -1,4 +1,4 @@
-"""The job service: submit, read, list and cancel jobs, and the status document (design §4).
+"""The job service: submit, read, list and cancel jobs, and the status document (docs/API.md).
 
 Used by the HTTP API (embedded and on Lambda) and the CLI; knows only the ports.
 """
@@ -120,7 +120,7 @@ class JobService:
         raise ConflictError(f"job '{job_id}' kept changing state; try cancelling again")
 
     def status_document(self, job: Job, *, for_webhook: bool = False) -> dict[str, Any]:
-        """What ``GET /status/{jobId}`` returns; with ``for_webhook`` exactly the seed's webhook
+        """What ``GET /status/{jobId}`` returns; with ``for_webhook`` exactly the webhook
         payload (no ``progress``, plus the spec's ``metadata``)."""
         doc: dict[str, Any] = {
             "jobId": job.job_id,

@@ -1,4 +1,4 @@
-"""Webhook delivery (design §4): signed JSON, at most 3 attempts, backoff 1 s then 2 s, no retry
+"""Webhook delivery (docs/API.md): signed JSON, at most 3 attempts, backoff 1 s then 2 s, no retry
 on 4xx, 30 s per request, the target checked by the SSRF guard before every attempt.
 
 Receivers verify ``X-Autovid-Signature: sha256=<hex>``, an HMAC-SHA256 with the deployment's

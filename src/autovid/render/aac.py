@@ -26,6 +26,7 @@ import av
 import numpy as np
 
 from autovid.errors import MediaError
+from autovid.render.loudness import TruePeak
 from autovid.render.media import describe_ffmpeg_error
 
 DEFAULT_AUDIO_BITRATE_BPS = 192_000
@@ -137,6 +138,7 @@ def write_aac_track(
     workers: int | None = None,
     expected_samples: int | None = None,
     segment_samples: int | None = None,
+    true_peak: TruePeak | None = None,
 ) -> int:
     """Encode float32 stereo ``blocks`` to AAC into ``output`` (an .m4a file at a path, or a
     sink such as the MP4 being written); return the sample count.
@@ -144,7 +146,9 @@ def write_aac_track(
     The blocks are produced on the calling thread — where ``checkpoint`` and progress callbacks
     belong — while worker threads encode finished segments. ``on_block`` receives the number of
     samples produced so far. ``expected_samples`` (the mix's length, when known) sizes the
-    segments; ``segment_samples`` sets their length outright.
+    segments; ``segment_samples`` sets their length outright. ``true_peak``, when given, takes
+    the true peak of the AAC as a player decodes it (each segment's packets decoded on its
+    worker): the codec's overshoot is in it, which the mix before encoding does not show.
     """
     if segment_samples is not None and segment_samples % FRAME_SAMPLES:
         raise ValueError(f"segment_samples must be a multiple of {FRAME_SAMPLES}")
@@ -166,7 +170,7 @@ def write_aac_track(
             sink.add_aac_stream(sample_rate, bitrate)
 
             def submit(segment: _Segment) -> None:
-                pending.append(pool.submit(_encode_segment, segment, sample_rate, bitrate))
+                pending.append(pool.submit(_encode_segment, segment, sample_rate, bitrate, true_peak))
                 while len(pending) > workers:  # bounded: a few segments in memory at most
                     sink.write_aac(pending.popleft().result())
 
@@ -189,7 +193,9 @@ def write_aac_track(
     return cutter.produced
 
 
-def _encode_segment(segment: _Segment, sample_rate: int, bitrate_bps: int) -> list[av.Packet]:
+def _encode_segment(
+    segment: _Segment, sample_rate: int, bitrate_bps: int, true_peak: TruePeak | None = None
+) -> list[av.Packet]:
     context = av.CodecContext.create("aac", "w")
     context.sample_rate = sample_rate
     context.layout = "stereo"
@@ -200,12 +206,36 @@ def _encode_segment(segment: _Segment, sample_rate: int, bitrate_bps: int) -> li
     frame = av.AudioFrame.from_ndarray(_dithered(segment.samples, segment.first), "fltp", "stereo")
     frame.sample_rate, frame.pts, frame.time_base = sample_rate, segment.first, context.time_base
     packets = context.encode(frame) + context.encode(None)
-    return [
+    kept = [
         p
         for p in packets
         if (segment.keep_from is None or p.pts >= segment.keep_from)
         and (segment.keep_until is None or p.pts < segment.keep_until)
     ]
+    if true_peak is not None:
+        end = segment.first + segment.samples.shape[1]
+        true_peak.add(_decoded_kept(context, packets, kept, sample_rate, end))
+    return kept
+
+
+def _decoded_kept(
+    encoder: av.CodecContext, packets: list[av.Packet], kept: list[av.Packet], sample_rate: int, end: int
+) -> np.ndarray:
+    """The kept packets' audio as a player renders it: the priming frame and whatever follows the
+    mix's last sample (the encoder's padding, trimmed by the container) are left out. The
+    pre-roll packets are decoded first and dropped: each AAC frame overlaps the one before it."""
+    decoder = av.CodecContext.create("aac", "r")
+    decoder.extradata = encoder.extradata
+    decoder.sample_rate, decoder.layout = sample_rate, "stereo"
+    keep = {p.pts for p in kept}
+    out = []
+    for packet in packets:
+        start = packet.pts  # the decoded frame of this packet plays from here
+        is_kept = packet.pts in keep and 0 <= start < end
+        for frame in decoder.decode(packet):
+            if is_kept:
+                out.append(frame.to_ndarray()[:, : end - start])
+    return np.concatenate(out, axis=1) if out else np.zeros((2, 0), np.float32)
 
 
 def _dithered(samples: np.ndarray, first: int) -> np.ndarray:

@@ -10,7 +10,8 @@ true peaks under the ceiling. All of it is vectorised numpy; nothing runs per sa
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import closing
 from typing import Protocol
 
 import numpy as np
@@ -18,7 +19,9 @@ import numpy as np
 from autovid.render.plan import Clip, Plan, Source
 
 BLOCK_SAMPLES = 32_768  # ~0.68 s at 48 kHz: big enough that numpy's per-call overhead vanishes
-CEILING_DBFS = -2.0  # 1 dB under the required -1 dBFS true peak: room for the AAC codec's overshoot
+DEFAULT_TRUE_PEAK_DBTP = -1.0  # what the output's true peak must stay under without a loudness spec
+AAC_HEADROOM_DB = 1.0  # the limiter aims this far under it: room for the AAC codec's overshoot
+CEILING_DBFS = DEFAULT_TRUE_PEAK_DBTP - AAC_HEADROOM_DB
 
 
 class SampleSource(Protocol):
@@ -157,7 +160,8 @@ def _moving_average(values: np.ndarray, half_width: int) -> np.ndarray:
 
 class Mixer:
     """Renders a plan block by block; ``blocks()`` yields (2, n) float32 arrays whose lengths add
-    up to ``plan.total_samples``."""
+    up to ``plan.total_samples``. ``gain`` scales the whole mix before the limiter (loudness
+    normalisation); ``mixed()`` is the mix before the limiter, for measuring it."""
 
     def __init__(
         self,
@@ -166,16 +170,28 @@ class Mixer:
         *,
         block_samples: int = BLOCK_SAMPLES,
         ceiling_dbfs: float = CEILING_DBFS,
+        gain: float = 1.0,
         checkpoint: Callable[[], None] | None = None,
     ) -> None:
         self.plan = plan
         self._open_source = open_source
         self._block = block_samples
+        self._gain = gain
         self._checkpoint = checkpoint or (lambda: None)
         self.limiter = Limiter(sample_rate=plan.sample_rate, ceiling_dbfs=ceiling_dbfs)
         self.mixed_samples = 0  # progress: samples mixed so far (before the limiter's delay)
 
     def blocks(self) -> Iterator[np.ndarray]:
+        with closing(self.mixed()) as mixed:  # a consumer that stops early closes the sources
+            for block in mixed:
+                out = self.limiter.process(block)
+                if out.shape[1]:
+                    yield out
+        tail = self.limiter.flush()
+        if tail.shape[1]:
+            yield tail
+
+    def mixed(self) -> Generator[np.ndarray, None, None]:
         waiting = deque(self.plan.clips)  # ordered by start
         playing: dict[int, tuple[Clip, SampleSource]] = {}
         try:
@@ -186,13 +202,10 @@ class Mixer:
                     clip = waiting.popleft()
                     playing[id(clip)] = (clip, self._open(clip))
                 block = self._mix(start, stop, playing)
+                if self._gain != 1.0:
+                    block *= np.float32(self._gain)
                 self.mixed_samples = stop
-                out = self.limiter.process(block)
-                if out.shape[1]:
-                    yield out
-            tail = self.limiter.flush()
-            if tail.shape[1]:
-                yield tail
+                yield block
         finally:
             for _, source in playing.values():
                 source.close()

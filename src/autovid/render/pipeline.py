@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,7 @@ from autovid.errors import AssetError, MediaError, SpeechError
 from autovid.ports import SpeechRequest
 from autovid.render.aac import write_aac_track
 from autovid.render.limits import RenderLimits
+from autovid.render.loudness import LoudnessMeter, TruePeak, limiting_warning, normalising_gain
 from autovid.render.media import (
     SAMPLE_RATE,
     AudioReader,
@@ -37,10 +39,10 @@ from autovid.render.media import (
     probe,
     scan_video,
 )
-from autovid.render.mixer import Mixer, SampleSource
+from autovid.render.mixer import AAC_HEADROOM_DB, DEFAULT_TRUE_PEAK_DBTP, Mixer, SampleSource
 from autovid.render.mux import CopyingMp4Writer, VideoMode, choose_video_mode, mux
 from autovid.render.plan import Plan, Source, make_plan
-from autovid.render.report import AudioReport, CaptionFile, RenderWarning, VoiceUsed
+from autovid.render.report import VOICE_SUBSTITUTED, AudioReport, CaptionFile, RenderWarning, VoiceUsed
 from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
 from autovid.speech.synthesizer import speech_request
 
@@ -48,8 +50,10 @@ log = logging.getLogger(__name__)
 MAX_SPEECH_WORKERS = 4
 MAX_PROBE_WORKERS = 4
 DEFAULT_LIMITS = RenderLimits()
+PREPARED_PERCENT = 25.0  # fetching, probing and speech; mixing and encoding take the rest
 MAX_DECODED_BYTES = 48 * 1024 * 1024  # repeated sources kept decoded: ~2 min of stereo float32
 _TRUNCATION_TOLERANCE_S = 0.5
+_MEASURING_SHARE = 0.3  # of the mixing stage's progress, when a loudness target needs a first pass
 
 
 class AssetSource(Protocol):
@@ -62,6 +66,10 @@ class Synthesizer(Protocol):
     """Turns a speech request into a local audio file (``autovid.speech.SpeechSynthesizer``)."""
 
     def synthesize(self, request: SpeechRequest) -> Path: ...
+
+    def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
+        """(engine, the engine's own voice name) that speaks ``request``."""
+        return ("speech", request.voice_id)
 
 
 @dataclass(frozen=True)
@@ -97,14 +105,43 @@ class _Progress:
         self._callback = callback
         self._stage = ""
         self._percent = 0.0
+        self._lock = threading.Lock()  # the preparation steps finish on worker threads
 
     def report(self, stage: str, percent: float) -> None:
-        percent = min(100.0, max(self._percent, percent))
-        if stage == self._stage and percent - self._percent < 1.0 and percent < 100.0:
-            return
-        self._stage, self._percent = stage, percent
-        if self._callback:
-            self._callback(stage, round(percent, 1))
+        with self._lock:
+            percent = min(100.0, max(self._percent, percent))
+            if stage == self._stage and percent - self._percent < 1.0 and percent < 100.0:
+                return
+            self._stage, self._percent = stage, percent
+            if self._callback:
+                self._callback(stage, round(percent, 1))
+
+
+class _Preparation:
+    """Progress through the first 25 %: each fetch, probe and synthesis that finishes (they run
+    side by side) moves the bar, so it advances from the first second instead of leaping from 0.
+    The stage reads "fetching" until the assets are fetched and probed, then "speech"."""
+
+    def __init__(self, meter: _Progress, *, media_steps: int, speech_steps: int) -> None:
+        self._meter = meter
+        self._media_left = media_steps
+        self._steps = max(1, media_steps + speech_steps)
+        self._done = 0
+        self._lock = threading.Lock()
+
+    def media_step(self) -> None:
+        self._step(media=True)
+
+    def speech_step(self) -> None:
+        self._step(media=False)
+
+    def _step(self, *, media: bool) -> None:
+        with self._lock:
+            self._done += 1
+            self._media_left -= media
+            stage = "fetching" if self._media_left > 0 else "speech"
+            percent = PREPARED_PERCENT * min(1.0, self._done / self._steps)
+            self._meter.report(stage, percent)
 
 
 def render(
@@ -129,13 +166,18 @@ def render(
     with ThreadPoolExecutor(max_workers=MAX_SPEECH_WORKERS, thread_name_prefix="speech") as speech_pool:
         # Speech needs none of the assets: it is synthesized while they are fetched and probed.
         speaking = _start_speech(spec, speech, speech_pool, limits)
+        # the fetch, then the video's probe and packet scan, then each audio asset's probe
+        media_steps = 3 + len(used_audio_ids(spec))
+        prep = _Preparation(meter, media_steps=media_steps, speech_steps=len(speaking))
+        for future in speaking:
+            future.add_done_callback(lambda _: prep.speech_step())
         try:
             with _timed(timings, "fetching"):
                 meter.report("fetching", 0)
-                inputs = _fetch_and_probe(spec, assets, workdir / "assets", check, limits)
-                meter.report("fetching", 10)
+                inputs = _fetch_and_probe(spec, assets, workdir / "assets", check, limits, prep.media_step)
             with _timed(timings, "speech"):
-                _collect_speech(speaking, inputs, check, lambda f: meter.report("speech", 10 + 15 * f))
+                _collect_speech(speaking, inputs, check, lambda f: None)
+                meter.report("speech", PREPARED_PERCENT)
         except BaseException:
             for future in speaking:
                 future.cancel()
@@ -155,7 +197,9 @@ def render(
         with _timed(timings, "mixing"):
             plan = _plan(spec, inputs)
             audio = writer or workdir / "mix.m4a"
-            _mix_to_aac(spec, plan, inputs, audio, check, _reporter(meter, "mixing", 25.0, mixed_until))
+            mixed = _mix_to_aac(
+                spec, plan, inputs, audio, check, _reporter(meter, "mixing", PREPARED_PERCENT, mixed_until)
+            )
         with _timed(timings, "encoding"):
             meter.report("encoding", mixed_until)
             if writer:
@@ -173,12 +217,16 @@ def render(
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
     meter.report("encoding", 100)
+    voices = _voices(spec, speech)
     return RenderResult(
         output_path=output_path,
         duration_s=plan.duration_s,
         size_bytes=output_path.stat().st_size,
         timings_s=timings,
         video_copied=mode.copy,
+        warnings=(*plan.warnings, *mixed.warnings, *_substitutions(spec, voices)),
+        audio=mixed.audio,
+        voices=voices,
     )
 
 
@@ -190,6 +238,12 @@ def _video_mode(spec: JobSpec, inputs: _Inputs) -> VideoMode:
     return mode
 
 
+@dataclass(frozen=True)
+class _Mixed:
+    audio: AudioReport
+    warnings: tuple[RenderWarning, ...]
+
+
 def _mix_to_aac(
     spec: JobSpec,
     plan: Plan,
@@ -197,16 +251,66 @@ def _mix_to_aac(
     audio: Path | CopyingMp4Writer,
     check: Callable[[], None],
     on_fraction: Callable[[float], None],
-) -> None:
+) -> _Mixed:
+    """Mix, measure and encode. With ``output.loudness`` a first pass measures the mix (nothing
+    is kept but its loudness) and the second plays it at the gain that reaches the target, the
+    limiter at the requested true peak; the figures reported are those of the final mix."""
+    loudness = spec.output.loudness
     total = max(1, plan.total_samples)
+    opener = _source_opener(inputs, plan, passes=1 if loudness is None else 2)
+    gain_db, warnings = 0.0, []
+    true_peak = DEFAULT_TRUE_PEAK_DBTP if loudness is None else loudness.truePeak
+    if loudness is not None:
+        measuring = _reporter_slice(on_fraction, 0.0, _MEASURING_SHARE)
+        profile = _profile(plan, opener, check, measuring)
+        gain_db, warnings = normalising_gain(
+            profile, loudness.target_lufs, ceiling_dbfs=true_peak - AAC_HEADROOM_DB
+        )
+    encoding = _reporter_slice(on_fraction, 0.0 if loudness is None else _MEASURING_SHARE, 1.0)
+    mixer = Mixer(
+        plan, opener, checkpoint=check, gain=10 ** (gain_db / 20), ceiling_dbfs=true_peak - AAC_HEADROOM_DB
+    )
+    final = LoudnessMeter(plan.sample_rate, true_peak=False)
+    peak = TruePeak()  # of the AAC as decoded: the codec's overshoot included
     write_aac_track(
-        Mixer(plan, _source_opener(inputs, plan), checkpoint=check).blocks(),
+        final.metered(mixer.blocks()),
         audio,
         sample_rate=plan.sample_rate,
         bitrate_bps=spec.output.encoding.audio_bitrate_bps(),
         expected_samples=plan.total_samples,
-        on_block=lambda produced: on_fraction(produced / total),
+        on_block=lambda produced: encoding(produced / total),
+        true_peak=peak,
     )
+    target = None if loudness is None else loudness.target_lufs
+    heavy = limiting_warning(-mixer.limiter.max_reduction_db, target_lufs=target, ceiling_dbtp=true_peak)
+    measured = final.result()
+    report = AudioReport(
+        integrated_lufs=measured.integrated_lufs,
+        true_peak_dbtp=peak.dbtp,
+        loudness_range=measured.loudness_range,
+        target_lufs=target,
+    )
+    return _Mixed(report, (*warnings, *([heavy] if heavy else [])))
+
+
+def _profile(
+    plan: Plan,
+    opener: Callable[[Source], SampleSource],
+    check: Callable[[], None],
+    on_fraction: Callable[[float], None],
+) -> LoudnessMeter:
+    """The plan's mix before any gain or limiting, measured: a pass that keeps nothing of the
+    audio but its energies and peaks per 5 ms."""
+    meter = LoudnessMeter(plan.sample_rate, true_peak=False, profile=True)
+    total = max(1, plan.total_samples)
+    for block in Mixer(plan, opener, checkpoint=check).mixed():
+        meter.add(block)
+        on_fraction(meter.samples / total)
+    return meter
+
+
+def _reporter_slice(on_fraction: Callable[[float], None], low: float, high: float) -> Callable[[float], None]:
+    return lambda fraction: on_fraction(low + (high - low) * fraction)
 
 
 def _write_mp4(
@@ -263,7 +367,12 @@ def _event_asset_ids(spec: JobSpec) -> set[str]:
 
 
 def _fetch_and_probe(
-    spec: JobSpec, assets: AssetSource, dest_dir: Path, check: Callable[[], None], limits: RenderLimits
+    spec: JobSpec,
+    assets: AssetSource,
+    dest_dir: Path,
+    check: Callable[[], None],
+    limits: RenderLimits,
+    on_step: Callable[[], None] = lambda: None,
 ) -> _Inputs:
     audio_ids = used_audio_ids(spec)
     wanted: list[AudioAsset | VideoAsset] = [spec.assets.video]
@@ -276,6 +385,7 @@ def _fetch_and_probe(
     check()
     for asset in wanted:
         _check_limits(asset.id, paths[asset.id], limits)
+    on_step()
     video_id = spec.assets.video.id
     event_ids = _event_asset_ids(spec)
     # FFmpeg demuxes and decodes without holding the GIL: the files are probed side by side.
@@ -286,6 +396,8 @@ def _fetch_and_probe(
             asset_id: pool.submit(_audio_duration_s, asset_id, paths[asset_id], exact=asset_id in event_ids)
             for asset_id in audio_ids
         }
+        for future in (video_info, video_scan, *measured.values()):
+            future.add_done_callback(lambda _: on_step())
         video, scan = _probed_video(video_id, video_info, video_scan)
         if (too_long := limits.duration_problem(scan.duration_s)) is not None:
             raise AssetError(video_id, too_long)  # its timestamps run past what it declared
@@ -453,11 +565,12 @@ class _GuardedReader:
         self._reader.close()
 
 
-def _source_opener(inputs: _Inputs, plan: Plan) -> Callable[[Source], SampleSource]:
-    """Opens each clip's source: streamed from its file, or, for a source the plan plays more than
-    once (a looped track) and short enough, decoded once and then read from memory — a loop no
-    longer costs a decode (and a resample) per repetition."""
-    plays = Counter(clip.source for clip in plan.clips)  # in order of first play
+def _source_opener(inputs: _Inputs, plan: Plan, *, passes: int = 1) -> Callable[[Source], SampleSource]:
+    """Opens each clip's source: streamed from its file, or, for a source played more than once
+    (a looped track, or any source when the plan is mixed twice to measure its loudness) and short
+    enough, decoded once and then read from memory — a repetition no longer costs a decode (and a
+    resample)."""
+    plays = Counter(clip.source for clip in plan.clips for _ in range(passes))  # in order of first play
     shared: dict[Source, DecodedAudio | None] = {}  # None: streamed from its file at every play
     budget = MAX_DECODED_BYTES
     for source, count in plays.items():
@@ -511,3 +624,34 @@ def _source_file(inputs: _Inputs, source: Source) -> tuple[Path, Callable[[str],
         return AssetError(source.name, reason)
 
     return (inputs.video_path if source.kind == "video" else inputs.asset_paths[source.name]), asset_failed
+
+
+# --- voices -----------------------------------------------------------------------------------
+
+
+def _voices(spec: JobSpec, speech: Synthesizer) -> tuple[VoiceUsed, ...]:
+    """The voice that spoke each TTS event."""
+    voices = []
+    for index, event in enumerate(spec.timeline):
+        if isinstance(event, TtsEvent):
+            engine, voice = speech.voice_used(speech_request(event.data))
+            voices.append(VoiceUsed(index, event.data.providerConfig.voiceId, engine, voice))
+    return tuple(voices)
+
+
+def _substitutions(spec: JobSpec, voices: Sequence[VoiceUsed]) -> list[RenderWarning]:
+    """One warning per Polly voice that a local engine stood in for, naming its events."""
+    events: dict[tuple[str, str, str], list[int]] = {}
+    for used in voices:
+        event = spec.timeline[used.event_index]
+        assert isinstance(event, TtsEvent)
+        if event.data.provider == "aws-polly" and not used.engine.startswith("polly"):
+            events.setdefault((used.requested, used.engine, used.voice), []).append(used.event_index)
+    return [
+        RenderWarning(
+            VOICE_SUBSTITUTED,
+            f"{', '.join(f'timeline[{i}]' for i in indexes)}: the Polly voice '{requested}' is not "
+            f"available here (no Polly configured); {engine} voice '{voice}' spoke instead",
+        )
+        for (requested, engine, voice), indexes in events.items()
+    ]

@@ -1,6 +1,6 @@
 """The render plan: what plays when, at which gain — a pure value computed before any audio moves.
 
-Semantics (design §3):
+Semantics (docs/SPEC.md, "What a render means"):
 
 - The output lasts exactly as long as the base video; whatever runs past it is cut.
 - Music bed: playlist tracks in order; consecutive tracks overlap by ``crossfadeDuration``
@@ -23,10 +23,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
 
+from autovid.render.report import (
+    CLIP_CUT_AT_END,
+    CROSSFADE_CLAMPED,
+    EVENT_AFTER_END,
+    SPEECH_CUT_AT_END,
+    RenderWarning,
+)
 from autovid.spec.models import AudioEvent, BackgroundMusic, JobSpec, TtsEvent
 
 SAMPLE_RATE = 48_000
@@ -122,6 +130,7 @@ class Plan:
     total_samples: int  # the output's length: the base video's duration
     clips: tuple[Clip, ...]  # ordered by start
     ducks: tuple[DuckRange, ...]  # merged, ordered, disjoint
+    warnings: tuple[RenderWarning, ...] = ()  # what the plan cuts, drops or shortens
 
     @property
     def duration_s(self) -> float:
@@ -170,19 +179,27 @@ def make_plan(
     total = seconds_to_samples(video_duration_s, sample_rate)
     speech = speech_durations_s or {}
     clips: list[Clip] = []
+    warnings: list[RenderWarning] = []
     if spec.backgroundMusic is not None:
         tracks = [
             (i, seconds_to_samples(asset_durations_s[i], sample_rate)) for i in spec.backgroundMusic.playlist
         ]
-        clips.extend(music_clips(spec.backgroundMusic, tracks, total, sample_rate))
+        music = music_clips(spec.backgroundMusic, tracks, total, sample_rate)
+        clips.extend(music)
+        warnings.extend(crossfade_warnings(spec.backgroundMusic, music, total, sample_rate))
     event_clips, ducks = _event_clips(spec, asset_durations_s, speech, total, sample_rate)
     clips.extend(event_clips)
+    warnings.extend(_event_warnings(spec, asset_durations_s, speech, total, sample_rate))
     if spec.assets.video.volume > 0 and video_audio_duration_s is not None:
         clip = _video_audio_clip(spec, video_audio_duration_s, video_audio_delay_s, total, sample_rate)
         clips.extend([clip] if clip else [])
     clips.sort(key=lambda c: (c.start, c.bus, c.source))
     return Plan(
-        sample_rate=sample_rate, total_samples=total, clips=tuple(clips), ducks=tuple(merge_ducks(ducks))
+        sample_rate=sample_rate,
+        total_samples=total,
+        clips=tuple(clips),
+        ducks=tuple(merge_ducks(ducks)),
+        warnings=tuple(warnings),
     )
 
 
@@ -217,6 +234,69 @@ def music_clips(
             break
         start, fade_in, index = start + length - overlap, overlap, index + 1
     return clips
+
+
+def crossfade_warnings(
+    music: BackgroundMusic, clips: list[Clip], total: int, sample_rate: int = SAMPLE_RATE
+) -> list[RenderWarning]:
+    """One warning per pair of tracks whose crossfade, heard inside the video, had to be
+    shortened to half the shorter track."""
+    wanted = seconds_to_samples(music.crossfadeDuration, sample_rate)
+    warned: set[tuple[str, str]] = set()
+    warnings: list[RenderWarning] = []
+    for clip, following in pairwise(clips):
+        pair = (clip.source.name, following.source.name)
+        if clip.fade_out >= wanted or clip.start + clip.fade_out_at >= total or pair in warned:
+            continue
+        warned.add(pair)
+        into = "itself" if pair[0] == pair[1] else f"'{pair[1]}'"
+        warnings.append(
+            RenderWarning(
+                CROSSFADE_CLAMPED,
+                f"backgroundMusic.crossfadeDuration ({music.crossfadeDuration:g} s) is longer than half "
+                f"a track: the crossfade from '{pair[0]}' into {into} is clamped to "
+                f"{clip.fade_out / sample_rate:.2f} s",
+            )
+        )
+    return warnings
+
+
+def _event_warnings(
+    spec: JobSpec,
+    asset_durations_s: Mapping[str, float],
+    speech_durations_s: Mapping[int, float],
+    total: int,
+    sample_rate: int,
+) -> list[RenderWarning]:
+    """Events the video's end cuts short, or that start too late to be heard at all."""
+    end_s = total / sample_rate
+    warnings: list[RenderWarning] = []
+    for index, event in enumerate(spec.timeline):
+        if isinstance(event, TtsEvent):
+            what, code, duration_s = "speech", SPEECH_CUT_AT_END, speech_durations_s[index]
+        else:
+            assert isinstance(event, AudioEvent)
+            asset = event.data.assetId
+            what, code, duration_s = f"audio asset '{asset}'", CLIP_CUT_AT_END, asset_durations_s[asset]
+        start = seconds_to_samples(event.start, sample_rate)
+        length = seconds_to_samples(duration_s, sample_rate)
+        if length <= 0:
+            continue
+        where = f"timeline[{index}] ({what})"
+        if start >= total:
+            message = (
+                f"{where} starts at {event.start:.2f} s, at or after the video's end at {end_s:.2f} s; "
+                "it is not played"
+            )
+            warnings.append(RenderWarning(EVENT_AFTER_END, message))
+        elif start + length > total:
+            dropped_s = (start + length - total) / sample_rate
+            message = (
+                f"{where} runs past the video's end at {end_s:.2f} s: the last {dropped_s:.2f} s "
+                f"of its {duration_s:.2f} s are cut"
+            )
+            warnings.append(RenderWarning(code, message))
+    return warnings
 
 
 def _event_clips(

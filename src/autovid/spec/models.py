@@ -1,4 +1,4 @@
-"""The job spec (design §2) as pydantic models.
+"""The job spec (docs/SPEC.md) as pydantic models.
 
 Field names are the JSON names (camelCase) so that the models, the JSON Schema and the error
 paths all speak the client's language. Cross-field rules (ids, voices, SSML, webhook sizes) live
@@ -13,10 +13,19 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
-from autovid.spec.ssml import ssml_problem
-from autovid.spec.voices import engine_problem, find_voice, language_problem, unknown_voice_message
+from autovid.spec.filenames import FILENAME_PATTERN, MAX_FILENAME_CHARS, output_filename_problem
+from autovid.spec.rules import cross_field_problems
 
 Volume = Annotated[float, Field(ge=0.0, le=1.0)]
 Seconds = Annotated[float, Field(ge=0.0, le=86_400.0)]
@@ -34,7 +43,15 @@ X264_PRESETS = (
     "veryslow",
     "placebo",
 )
-BITRATE_PATTERN = r"^[1-9][0-9]*(\.[0-9]+)?[kKmM]?$"
+# A bitrate carries its unit (a bare '2500' was once read as 2.5 kbit/s). The ranges are in the
+# patterns themselves, so the published schema refuses exactly what validation refuses:
+# video at least 100k (or 0.1M); AAC audio 32k-512k (or 0.032M-0.512M).
+VIDEO_BITRATE_PATTERN = r"^([1-9][0-9]{2,}(\.[0-9]+)?[kK]|([1-9][0-9]*(\.[0-9]+)?|0\.[1-9][0-9]*)M)$"
+AUDIO_BITRATE_PATTERN = (
+    r"^(((3[2-9]|[4-9][0-9]|[1-4][0-9]{2}|50[0-9]|51[01])(\.[0-9]+)?|512(\.0+)?)[kK]"
+    r"|0\.(03[2-9][0-9]*|0[4-9][0-9]*|[1-4][0-9]*|5(0[0-9]*|1([01][0-9]*|20*)?)?)M)$"
+)
+BITRATE_PATTERN = r"^[0-9]+(\.[0-9]+)?[kKM]$"
 ASSET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 MAX_TTS_TEXT_CHARS = 100_000
 MAX_TIMELINE_EVENTS = 1_000
@@ -56,7 +73,12 @@ def _limits(info: ValidationInfo) -> SpecLimits:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=True)
+    """Every spec model: unknown fields refused, and JSON types taken as the published schema
+    states them (strict: no '1.5' or true for a number; no NaN or Infinity anywhere)."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, str_strip_whitespace=True, strict=True, allow_inf_nan=False
+    )
 
 
 class JobInfo(_Model):
@@ -130,8 +152,8 @@ TimelineEvent = Annotated[TtsEvent | AudioEvent, Field(discriminator="type")]
 
 class Encoding(_Model):
     preset: Literal[X264_PRESETS] = "medium"  # type: ignore[valid-type]
-    bitrate: Annotated[str, Field(pattern=BITRATE_PATTERN)] | None = None
-    audio_bitrate: Annotated[str, Field(pattern=BITRATE_PATTERN)] | None = None
+    bitrate: Annotated[str, Field(pattern=VIDEO_BITRATE_PATTERN, max_length=16)] | None = None
+    audio_bitrate: Annotated[str, Field(pattern=AUDIO_BITRATE_PATTERN, max_length=16)] | None = None
     fps: Annotated[float, Field(gt=0, le=120)] | None = None
 
     def video_bitrate_bps(self) -> int | None:
@@ -141,28 +163,91 @@ class Encoding(_Model):
         return parse_bitrate(self.audio_bitrate) if self.audio_bitrate else None
 
 
+LOUDNESS_PRESETS = {"web": -14.0, "podcast": -16.0, "broadcast": -23.0}
+_TARGET_RULE = "must be an integrated loudness in LUFS from -40 to -5, or one of " + ", ".join(
+    f"'{name}' ({lufs:g})" for name, lufs in LOUDNESS_PRESETS.items()
+)
+_TRUE_PEAK_RULE = "must be a true-peak ceiling in dBTP from -10 to 0 (the default is -1)"
+
+
+class Loudness(_Model):
+    """Normalise the whole mix to an integrated loudness (ITU-R BS.1770), peaks under a ceiling."""
+
+    target: Annotated[float, Field(ge=-40.0, le=-5.0)] | Literal["web", "podcast", "broadcast"] = Field(
+        description="LUFS (-40 to -5), or 'web' (-14), 'podcast' (-16), 'broadcast' (-23, EBU R128)"
+    )
+    truePeak: Annotated[float, Field(ge=-10.0, le=0.0)] = Field(
+        default=-1.0, description="the highest true peak allowed, dBTP"
+    )
+
+    @field_validator("target", mode="wrap")
+    @classmethod
+    def _target_rule(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(_TARGET_RULE)
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(_TARGET_RULE) from None
+
+    @field_validator("truePeak", mode="wrap")
+    @classmethod
+    def _true_peak_rule(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(_TRUE_PEAK_RULE)
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(_TRUE_PEAK_RULE) from None
+
+    @property
+    def target_lufs(self) -> float:
+        return LOUDNESS_PRESETS[self.target] if isinstance(self.target, str) else float(self.target)
+
+
 class Output(_Model):
-    filename: Annotated[str, Field(min_length=1, max_length=200)]
+    filename: Annotated[
+        str,
+        Field(min_length=1, max_length=MAX_FILENAME_CHARS, json_schema_extra={"pattern": FILENAME_PATTERN}),
+    ]
     destination: Annotated[str, Field(max_length=2048)] | None = None
     encoding: Encoding = Encoding()
+    loudness: Loudness | None = None
 
     @field_validator("filename")
     @classmethod
     def _plain_mp4_name(cls, value: str) -> str:
-        if "/" in value or "\\" in value or value in (".", "..") or "\x00" in value:
-            raise ValueError("must be a plain file name without path separators")
+        problem = output_filename_problem(value)
+        if problem:
+            raise ValueError(problem)
         if not value.lower().endswith(".mp4"):
             value += ".mp4"
         return value
 
+    @field_validator("destination")
+    @classmethod
+    def _named_destination(cls, value: str | None) -> str | None:
+        # A destination ending in .mp4 names the file itself: the same rule as ``filename``.
+        if value is not None and value.lower().endswith(".mp4"):
+            problem = output_filename_problem(value.rsplit("/", 1)[-1])
+            if problem:
+                raise ValueError(f"its file name {problem}")
+        return value
+
 
 MetadataValue = str | int | float | bool
+HEADER_NAME = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"
 
 
 class Webhook(_Model):
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    # The schema admits http:// too: a deployment may allow it (AUTOVID_ALLOW_HTTP).
+    url: Annotated[
+        str, Field(min_length=1, max_length=2048, json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"})
+    ]
     method: Literal["POST", "PUT"] = "POST"
-    headers: dict[str, str] = {}
+    headers: Annotated[
+        dict[str, str], Field(json_schema_extra={"propertyNames": {"pattern": HEADER_NAME}})
+    ] = {}
     metadata: dict[str, MetadataValue] = {}
 
     @field_validator("url")
@@ -180,7 +265,7 @@ class Webhook(_Model):
         if _json_size(value) > limit:
             raise ValueError(f"is {_json_size(value)} bytes as JSON; at most {limit} allowed")
         for name in value:
-            if not re.fullmatch(r"[A-Za-z0-9!#$%&'*+.^_`|~-]+", name):
+            if not re.fullmatch(HEADER_NAME, name):
                 raise ValueError(f"'{name}' is not a valid HTTP header name")
         return value
 
@@ -210,35 +295,9 @@ class JobSpec(_Model):
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> JobSpec:
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        audio_ids = [a.id for a in self.assets.audio]
-        seen = {self.assets.video.id}
-        for i, asset in enumerate(self.assets.audio):
-            if asset.id in seen:
-                problems.append(
-                    (("assets", "audio", i, "id"), f"duplicate asset id '{asset.id}'; ids must be unique")
-                )
-            seen.add(asset.id)
-        known = ", ".join(f"'{a}'" for a in audio_ids) or "none (assets.audio is empty)"
-        if self.backgroundMusic:
-            for i, track in enumerate(self.backgroundMusic.playlist):
-                if track not in audio_ids:
-                    problems.append(
-                        (
-                            ("backgroundMusic", "playlist", i),
-                            f"unknown audio asset id '{track}'; known audio asset ids: {known}",
-                        )
-                    )
-        for i, event in enumerate(self.timeline):
-            if isinstance(event, AudioEvent) and event.data.assetId not in audio_ids:
-                problems.append(
-                    (
-                        ("timeline", i, "data", "assetId"),
-                        f"unknown audio asset id '{event.data.assetId}'; known audio asset ids: {known}",
-                    )
-                )
-            if isinstance(event, TtsEvent):
-                problems.extend((("timeline", i, "data", *p), m) for p, m in _tts_problems(event.data))
+        # The same rules run on the raw document when a schema error stops pydantic before this
+        # point (spec.validation), so one pass reports both kinds of problem.
+        problems = cross_field_problems(self.model_dump(by_alias=True))
         if problems:
             raise _CrossFieldErrors(problems)
         return self
@@ -256,35 +315,12 @@ class _CrossFieldErrors(ValueError):
         super().__init__("; ".join(m for _, m in problems))
 
 
-def _tts_problems(data: TtsData) -> list[tuple[tuple[str, ...], str]]:
-    problems: list[tuple[tuple[str, ...], str]] = []
-    config = data.providerConfig
-    if config.textType == "ssml":
-        problem = ssml_problem(data.text)
-        if problem:
-            problems.append((("text",), problem))
-    if data.provider == "aws-polly":
-        voice = find_voice(config.voiceId)
-        if voice is None:
-            problems.append((("providerConfig", "voiceId"), unknown_voice_message(config.voiceId)))
-        else:
-            engine = engine_problem(voice, config.engine)
-            if engine:
-                problems.append((("providerConfig", "engine"), engine))
-            language = language_problem(voice, config.languageCode)
-            if language:
-                problems.append((("providerConfig", "languageCode"), language))
-    return problems
-
-
 def parse_bitrate(text: str) -> int:
-    """'2500k' -> 2_500_000, '5M' -> 5_000_000, '128000' -> 128_000 (bits per second)."""
-    match = re.fullmatch(BITRATE_PATTERN, text)
-    if not match:
-        raise ValueError(f"invalid bitrate '{text}'")
-    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1].lower(), 1)
-    number = text[:-1] if scale != 1 else text
-    return int(float(number) * scale)
+    """'2500k' -> 2_500_000, '5M' -> 5_000_000 (bits per second); the unit is required."""
+    if not re.fullmatch(BITRATE_PATTERN, text):
+        raise ValueError(f"invalid bitrate '{text}'; give a number with a unit, such as '2500k' or '5M'")
+    scale = 1_000_000 if text.endswith("M") else 1_000
+    return round(float(text[:-1]) * scale)
 
 
 def _json_size(value: Any) -> int:

@@ -42,6 +42,8 @@ ESPEAK_ATTRIBUTES: dict[str, frozenset[str]] = {
     "say-as": frozenset({"interpret-as", "format", "detail"}),
     "sub": frozenset({"alias"}),
 }
+# Deeper nesting than any real speech needs; the converters below walk the tree recursively.
+MAX_SSML_DEPTH = 100
 # Elements that stand for a sound, not words: dropped whole.
 _DROPPED_TAGS = frozenset({"amazon:breath"})
 
@@ -58,10 +60,24 @@ def parse_ssml(text: str) -> ET.Element:
     def refuse_doctype(*_: object) -> None:
         raise SsmlSyntaxError("SSML must not contain a DOCTYPE or entity declarations")
 
+    depth = 0
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_SSML_DEPTH:
+            raise SsmlSyntaxError(f"SSML nests elements more than {MAX_SSML_DEPTH} levels deep")
+        builder.start(name, attrs)
+
+    def end(name: str) -> None:
+        nonlocal depth
+        depth -= 1
+        builder.end(name)
+
     parser.StartDoctypeDeclHandler = refuse_doctype
     parser.EntityDeclHandler = refuse_doctype
-    parser.StartElementHandler = lambda name, attrs: builder.start(name, attrs)
-    parser.EndElementHandler = lambda name: builder.end(name)
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
     parser.CharacterDataHandler = builder.data
     try:
         parser.Parse(text, True)

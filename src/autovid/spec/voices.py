@@ -13,6 +13,7 @@ engine and language, and Polly itself has the last word.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 ENGINES = ("standard", "neural", "long-form", "generative")
@@ -209,13 +210,24 @@ def language_problem(voice: PollyVoice, language_code: str | None) -> str | None
     )
 
 
-def unknown_voice_message(voice_id: str) -> str:
+def unknown_voice_message(voice_id: str, language_code: str | None = None) -> str:
+    """Says the voice is unknown; suggests the closest id and lists the voices of
+    ``language_code`` (the spec's language), so the right one can be picked from the message."""
+    message = f"unknown Amazon Polly voice '{voice_id}'"
     suggestion = suggest_voice(voice_id)
     if suggestion:
-        return (
-            f"unknown Amazon Polly voice '{voice_id}'; did you mean '{suggestion}'? (ids are case-sensitive)"
-        )
-    return f"unknown Amazon Polly voice '{voice_id}'; see Amazon Polly's list of available voices"
+        return f"{message}; did you mean '{suggestion}'? (ids are case-sensitive)"
+    voices = voices_for_language(language_code) if language_code else list(VOICES.values())
+    close = difflib.get_close_matches(voice_id, [v.voice_id for v in voices], n=1, cutoff=0.7)
+    if close:
+        message += f"; did you mean '{close[0]}'?"
+    sep = " " if close else "; "
+    if language_code is None:
+        return f"{message}{sep}Set providerConfig.languageCode to list the voices of a language"
+    if not voices:
+        return f"{message}{sep}No Amazon Polly voice speaks '{language_code}'"
+    names = ", ".join(sorted(v.voice_id for v in voices))
+    return f"{message}{sep}Voices for {language_code}: {names}"
 
 
 def voices_for_language(language_code: str) -> list[PollyVoice]:

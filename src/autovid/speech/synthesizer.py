@@ -77,6 +77,9 @@ class SpeechSynthesizer:
         canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
+    def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
+        return self.engine.voice_used(request)
+
     def cached_path(self, request: SpeechRequest) -> Path | None:
         return self._find(self.cache_key(request))
 

@@ -3,7 +3,6 @@ harness (input generation, measurement, MoviePy reference, report, doc update) f
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -74,9 +73,6 @@ def test_aac_floor_encodes_the_jobs_length(tiny_inputs: BenchInputs, tmp_path: P
         assert container.streams.audio[0].codec_context.name == "aac"
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("autovid.render") is None, reason="the render engine is not in this tree yet"
-)
 def test_suite_renders_with_autovid_and_reports(tiny_inputs: BenchInputs, tmp_path: Path) -> None:
     result = bench.run_suite(
         tiny_inputs, out_dir=tmp_path / "runs", repeat=1, with_moviepy=False, log=lambda _: None
@@ -92,6 +88,23 @@ def test_suite_renders_with_autovid_and_reports(tiny_inputs: BenchInputs, tmp_pa
     report = bench.format_report(result, None, bench.machine_info(), "python benchmarks/render.py --smoke")
     assert "| autovid |" in report and "| AAC floor (2 s, 192 kbit/s) |" in report
     assert "MoviePy / autovid >= 40x | not run | - |" in report
+
+
+def test_suite_renders_the_job_at_a_loudness_target_too(tiny_inputs: BenchInputs, tmp_path: Path) -> None:
+    result = bench.run_suite(
+        tiny_inputs,
+        out_dir=tmp_path / "runs",
+        repeat=1,
+        with_moviepy=False,
+        with_floor=False,
+        with_loudness=True,
+        log=lambda _: None,
+    )
+    assert result.loudness is not None and len(result.loudness.runs) == 1
+    assert result.loudness_lufs == pytest.approx(bench.LOUDNESS_TARGET_LUFS, abs=1.0)
+    report = bench.format_report(result, None, bench.machine_info(), "python benchmarks/render.py --smoke")
+    assert "| autovid, `output.loudness` target -14 LUFS, output measures" in report
+    assert "| autovid at -14 LUFS / autovid <= 1.15x |" in report
 
 
 def test_write_doc_replaces_only_the_render_section(tmp_path: Path) -> None:

@@ -27,19 +27,7 @@ from autovid.bootstrap import bootstrap
 from autovid.config import Settings
 from autovid.jobs.processor import ProcessorOptions
 from autovid.jobs.worker import install_signal_handlers, run_worker
-
-
-class Result:
-    def __init__(self, output_path: Path) -> None:
-        self.output_path = output_path
-        self.duration_s = 1.0
-        self.size_bytes = output_path.stat().st_size
-        self.timings_s: dict[str, float] = {}
-        self.video_copied = False
-        self.audio = None  # the render report: nothing measured, no captions, no warnings
-        self.captions: tuple[object, ...] = ()
-        self.warnings: tuple[object, ...] = ()
-        self.voices: tuple[object, ...] = ()
+from autovid.render.pipeline import RenderResult
 
 
 def log_event(event: str, job_title: str | None, workdir: Path) -> None:
@@ -65,7 +53,7 @@ def make_render(mode: str, render_s: float) -> Any:
             time.sleep(0.02)
         samples.make_video(output_path, duration_s=1.0, fps=10, audio=True)
         log_event("finish", title, workdir)
-        return Result(output_path)
+        return RenderResult(output_path, 1.0, output_path.stat().st_size, timings_s={}, video_copied=False)
 
     return render
 

@@ -7,6 +7,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from av.filter import Graph
 
 from autovid import samples
 from autovid.errors import AssetError
@@ -245,3 +247,49 @@ def frame_s(path: Path) -> float:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         return float(1 / (stream.average_rate or stream.guessed_rate))
+
+
+@dataclass(frozen=True)
+class Ebur128:
+    """FFmpeg's ``ebur128`` measurement of a signal: LUFS, LU and dBTP."""
+
+    integrated_lufs: float
+    loudness_range: float
+    true_peak_dbtp: float
+
+
+def ffmpeg_loudness(x: np.ndarray) -> Ebur128:
+    """``x`` (2, n) at 48 kHz measured by FFmpeg's ``ebur128`` filter (an implementation
+    independent of autovid's meter), read from the metadata of the last frame it passes on."""
+    graph = Graph()
+    source = graph.add_abuffer(format="fltp", sample_rate=SR, layout="stereo", time_base=f"1/{SR}")
+    meter = graph.add("ebur128", "metadata=1:peak=true")
+    sink = graph.add("abuffersink")
+    source.link_to(meter)
+    meter.link_to(sink)
+    graph.configure()
+    last: dict[str, str] = {}
+
+    def drain() -> None:
+        while True:
+            try:
+                frame = graph.pull()
+            except (av.BlockingIOError, av.EOFError):
+                return
+            if "lavfi.r128.I" in frame.metadata:
+                last.update(frame.metadata)
+
+    for start in range(0, x.shape[1], SR):
+        frame = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(x[:, start : start + SR], dtype=np.float32), format="fltp", layout="stereo"
+        )
+        frame.sample_rate, frame.pts = SR, start
+        graph.push(frame)
+        drain()
+    graph.push(None)
+    drain()
+    return Ebur128(
+        integrated_lufs=float(last["lavfi.r128.I"]),
+        loudness_range=float(last["lavfi.r128.LRA"]),
+        true_peak_dbtp=float(20 * np.log10(float(last["lavfi.r128.true_peak"]))),
+    )

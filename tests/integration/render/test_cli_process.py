@@ -48,3 +48,26 @@ def test_validate_process_exits_1_with_the_problems(tmp_path: Path) -> None:
     done = run_cli("validate", "bad.json", cwd=tmp_path)
     assert done.returncode == 1
     assert "assets.video" in done.stdout + done.stderr
+
+
+def test_render_summary_prints_the_audio_voices_and_warnings(tmp_path: Path) -> None:
+    samples.make_video(tmp_path / "clip.mp4", duration_s=2.0)
+    samples.make_effect(tmp_path / "hit.wav", "impact")
+    spec = {
+        "assets": {"video": {"id": "v", "source": "clip.mp4"}, "audio": [{"id": "hit", "source": "hit.wav"}]},
+        "timeline": [
+            {"start": 0.2, "type": "tts", "data": {"text": "Hi."}},
+            {"start": 1.9, "type": "audio", "data": {"assetId": "hit", "volume": 1.0}},
+        ],
+        "output": {"filename": "out.mp4", "loudness": {"target": "podcast"}},
+    }
+    (tmp_path / "job.json").write_text(json.dumps(spec))
+    done = run_cli("render", "job.json", "-o", "result.mp4", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr + done.stdout
+    printed = " ".join((done.stdout + done.stderr).split())  # the table may wrap
+    assert "(target -16.0 LUFS), true peak" in printed and " LU" in printed
+    assert (
+        "asked for Polly voice Joanna; spoken by local espeak-ng voice" in printed and "en-us+f3" in printed
+    )
+    assert "voice_substituted: timeline[0]: the Polly voice 'Joanna'" in printed
+    assert "clip_cut_at_end: timeline[1] (audio asset 'hit')" in printed

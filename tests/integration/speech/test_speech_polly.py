@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,6 +19,7 @@ from autovid.adapters.aws.polly import PollyEngine
 from autovid.errors import SpeechError, TransientSpeechError
 from autovid.ports import SpeechRequest
 from autovid.spec.ssml import ssml_problem, ssml_text
+from autovid.speech.synthesizer import SpeechSynthesizer
 
 
 @pytest.fixture
@@ -200,3 +202,13 @@ def test_a_failure_in_a_later_part_names_the_part(
 def test_malformed_ssml_is_refused_before_any_request(client: Any, stubber: Stubber) -> None:
     with pytest.raises(SpeechError, match="malformed SSML"):
         PollyEngine(client).synthesize(request("<speak>" + "Hello. " * 1000, text_type="ssml"))
+
+
+def test_the_voice_used_is_the_requested_polly_voice(client: Any) -> None:
+    engine = PollyEngine(client)
+    assert engine.voice_used(request("Hi.", voice_id="Matthew", engine="standard")) == (
+        "polly:standard",
+        "Matthew",
+    )
+    synthesizer = SpeechSynthesizer(engine, Path("unused-cache"))
+    assert synthesizer.voice_used(request("Hi.")) == ("polly:neural", "Joanna")

@@ -43,7 +43,7 @@ def test_a_revoked_key_gets_403_from_its_next_request(api: Any) -> None:
 
 
 def test_five_quick_requests_pass_and_the_sixth_gets_429_with_retry_after(api: Any) -> None:
-    _, secret = api.new_key(UsagePlan())  # the seed's plan: 2/s, burst 5, 50/day
+    _, secret = api.new_key(UsagePlan())  # the default plan: 2/s, burst 5, 50/day
     with api.client(secret) as client:
         statuses = [client.get("/jobs").status_code for _ in range(5)]
         refused = client.get("/jobs")

@@ -43,3 +43,16 @@ def test_validate_lists_every_problem_and_exits_1(tmp_path: Path) -> None:
 def test_validate_unreadable_file_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", str(tmp_path / "missing.json")])
     assert result.exit_code == 2
+
+
+def test_validate_prints_values_that_look_like_markup_literally(tmp_path: Path) -> None:
+    spec = {
+        "assets": {"video": {"id": "v", "source": "v.mp4"}},
+        "timeline": [{"start": 0, "type": "audio", "data": {"assetId": "[/bold]"}}],
+        "output": {"filename": "x"},
+    }
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(spec))
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "unknown audio asset id '[/bold]'" in result.output

@@ -1,4 +1,4 @@
-"""template.yaml: lint-clean, and its CloudFormation translation has what the seed asks for."""
+"""template.yaml: lint-clean, and its CloudFormation translation has what the deployment needs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from autovid.config import Settings
 PROCESSOR_HANDLER = "autovid.entrypoints.lambdas.processor.handler"
 API_HANDLER = "autovid.entrypoints.lambdas.api.handler"
 
-# Variables both functions get (design §6 and the seed), and the ones only the processor gets.
+# Variables both functions get (docs/SETTINGS.md, docs/DEPLOY.md), and the ones only the processor gets.
 COMMON_ENV = {
     "AUTOVID_BACKEND",
     "S3_BUCKET_NAME",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
@@ -77,9 +78,15 @@ def test_timeouts_are_retried(sender, webhook_receiver) -> None:
     assert delivery.error == "timed out after 0.5 s"
 
 
-def test_connection_errors_are_retried(sender, webhook_receiver) -> None:
-    dead_port = webhook_receiver.url.rsplit(":", 1)[1]
-    delivery = sender.deliver(f"http://127.0.0.1:{int(dead_port) ^ 1}/x", {"jobId": "j1"})
+def closed_port() -> int:
+    """A port nothing listens on: bound, then released (connections to it are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_connection_errors_are_retried(sender) -> None:
+    delivery = sender.deliver(f"http://127.0.0.1:{closed_port()}/x", {"jobId": "j1"})
     assert not delivery.delivered and delivery.attempts == 3 and delivery.status_code is None
     assert "request failed" in delivery.error
 

@@ -92,7 +92,7 @@ def test_empty_playlist() -> None:
 
 def test_negative_start() -> None:
     message = errors_of(variant(timeline__1__start=-0.5))["timeline[1].start"]
-    assert "greater than or equal to 0" in message
+    assert message == "must be at least 0"
 
 
 @pytest.mark.parametrize("bitrate", ["fast", "25x", "-3k", "0", "k"])
@@ -101,7 +101,7 @@ def test_bad_bitrate_string(bitrate: str) -> None:
     assert "'2500k'" in errors_of(spec)["output.encoding.bitrate"]
 
 
-@pytest.mark.parametrize(("text", "bps"), [("2500k", 2_500_000), ("5M", 5_000_000), ("128000", 128_000)])
+@pytest.mark.parametrize(("text", "bps"), [("2500k", 2_500_000), ("5M", 5_000_000), ("0.128M", 128_000)])
 def test_bitrates_parse(text: str, bps: int) -> None:
     assert parse_bitrate(text) == bps
 
@@ -135,7 +135,7 @@ def test_unknown_event_type() -> None:
 
 
 def test_unknown_top_level_key_is_refused_but_schema_is_allowed() -> None:
-    assert errors_of(variant(extra=1))["extra"] == "is not a known field"
+    assert errors_of(variant(extra=1))["extra"].startswith("is not a known field; allowed here: $schema, ")
     assert parse_spec(variant(**{"$schema": "./spec.schema.json"}))
 
 
@@ -146,7 +146,7 @@ def test_missing_required_fields() -> None:
 
 @pytest.mark.parametrize("name", ["../evil.mp4", "a/b.mp4", "a\\b.mp4"])
 def test_output_filename_has_no_path(name: str) -> None:
-    assert "path separators" in errors_of(variant(output__filename=name))["output.filename"]
+    assert "without '/' or '\\'" in errors_of(variant(output__filename=name))["output.filename"]
 
 
 def test_webhook_must_be_https_unless_development() -> None:

@@ -21,7 +21,6 @@ from botocore.exceptions import (
 from autovid.errors import SpeechError, TransientSpeechError
 from autovid.ports import SpeechAudio, SpeechEngine, SpeechRequest
 from autovid.spec.ssml import SsmlSyntaxError
-from autovid.speech.audio import join_mp3
 from autovid.speech.text import split_ssml, split_text
 
 MAX_BILLED_CHARS = 3_000
@@ -64,7 +63,13 @@ class PollyEngine(SpeechEngine):
     def synthesize(self, request: SpeechRequest) -> SpeechAudio:
         chunks = self.split(request)
         parts = [self._synthesize_chunk(request, chunk, i, len(chunks)) for i, chunk in enumerate(chunks)]
+        # PyAV joins the parts; the API function wires this engine too and ships without PyAV.
+        from autovid.speech.audio import join_mp3
+
         return SpeechAudio(data=join_mp3(parts), extension="mp3")
+
+    def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
+        return (f"polly:{request.engine}", request.voice_id)
 
     def split(self, request: SpeechRequest) -> list[str]:
         """The texts of the requests Polly will get: one, or several cut at sentence boundaries."""

@@ -78,6 +78,9 @@ class LazySpeechEngine(SpeechEngine):
     def synthesize(self, request: SpeechRequest) -> SpeechAudio:
         return self.engine.synthesize(request)
 
+    def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
+        return self.engine.voice_used(request)
+
 
 def _webhook_secret(settings: Settings) -> bytes:
     if settings.webhook_secret is not None and settings.webhook_secret.get_secret_value():

@@ -119,6 +119,9 @@ class EspeakEngine(SpeechEngine):
             raise SpeechError(f"espeak-ng produced no audio for the text {request.text[:60]!r}")
         return SpeechAudio(data=wav, extension="wav")
 
+    def voice_used(self, request: SpeechRequest) -> tuple[str, str]:
+        return (self.name, self.voice_for(request))
+
     def voice_for(self, request: SpeechRequest) -> str:
         """The espeak-ng voice (``fr-fr+f3``) for the request's language and the Polly voice's gender."""
         polly_voice = find_voice(request.voice_id)

@@ -1,4 +1,4 @@
-"""Every error the API answers with, mapped in one place (design §5).
+"""Every error the API answers with, mapped in one place (docs/API.md).
 
 403 ``{"message": "Forbidden"}`` and 429 ``{"message": "Too Many Requests"}`` are API Gateway's
 bodies, so a client sees the same answers embedded and on AWS. Our own errors carry ``error`` and,
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,6 +24,7 @@ from autovid.auth.keys import ForbiddenError, RateLimitedError
 from autovid.auth.plans import retry_after_header
 from autovid.entrypoints.api.bodies import PayloadTooLargeError
 from autovid.errors import ConflictError, JobNotFoundError, RetryableError, SpecError
+from autovid.spec.validation import problem_details
 
 log = logging.getLogger("autovid.api")
 
@@ -86,15 +86,10 @@ async def _spec_error(request: Request, exc: Exception) -> Response:
 
 async def _request_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    details = [
-        {"path": _loc(e.get("loc", ())), "message": str(e.get("msg", "is invalid"))} for e in exc.errors()
-    ]
+    # The spec's wording ("must be a whole number, not ...") and paths ("query.limit"): one
+    # formatter for every 400, from the API and the command line alike.
+    details = [detail.as_dict() for detail in problem_details(exc.errors())]
     return json_response({"error": "Validation failed", "details": details}, 400)
-
-
-def _loc(loc: Sequence[Any]) -> str:
-    # ("query", "limit") -> "query.limit": says where the bad value was sent.
-    return ".".join(str(part) for part in loc) or "$"
 
 
 async def _job_not_found(request: Request, exc: Exception) -> Response:

@@ -1,4 +1,4 @@
-"""The routes (design §5): submit, status, list, cancel, upload, signed downloads, health.
+"""The routes (docs/API.md): submit, status, list, cancel, upload, signed downloads, health.
 
 Routes that only touch the database are plain ``def`` functions: FastAPI runs them in its thread
 pool, so a SQLite call never blocks the event loop, and authentication plus the route's work

@@ -17,9 +17,33 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Importing the modules registers their commands on ``app``.
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"autovid {version('autovid')}")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            typer.echo("autovid (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+    ),
+) -> None:
+    """Lay voice-overs, sound effects and a ducked music bed over a video."""
+
+
+# Importing the modules registers their commands on ``app``, in this order in the help.
+# isort: off
 from autovid.entrypoints.cli import render as _render  # noqa: E402, F401
+from autovid.entrypoints.cli import batch as _batch  # noqa: E402, F401
 from autovid.entrypoints.cli import service as _service  # noqa: E402, F401
+# isort: on
 
 
 def main() -> None:

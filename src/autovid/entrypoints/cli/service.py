@@ -23,9 +23,8 @@ from rich.table import Table
 
 from autovid.config import Settings
 from autovid.entrypoints.cli import app
-from autovid.entrypoints.cli.render import progress_bar
+from autovid.entrypoints.cli.render import console, make_example_media, progress_bar
 
-console = Console(stderr=True)
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 keys_app = typer.Typer(help="Create, list and revoke API keys of a data folder.", no_args_is_help=True)
@@ -165,7 +164,7 @@ def _key_store(data_dir: Path | None) -> Any:
     settings = load_settings(data_dir=data_dir)
     if settings.backend == "aws":
         console.print(
-            "[red]on AWS, API Gateway manages keys and usage plans (see docs/AWS.md); "
+            "[red]on AWS, API Gateway manages keys and usage plans (see docs/DEPLOY.md); "
             "these commands administer an embedded data folder[/red]"
         )
         raise typer.Exit(2)
@@ -305,6 +304,7 @@ def submit(
     """Submit a job to the server at AUTOVID_URL (default http://127.0.0.1:8000)."""
     from autovid.client import ApiError, upload_local_sources
 
+    make_example_media(spec_path)
     try:
         spec = json.loads(spec_path.read_text())
     except (OSError, ValueError) as exc:

@@ -1,0 +1,80 @@
+"""The worker side of ``autovid batch``: each process builds one renderer and renders rows with it.
+
+Runs in child processes (``spawn``), so it imports only what a render needs; the parent hands
+each row over as its raw spec and the file to write.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from autovid.config import Settings
+from autovid.errors import AutovidError
+
+_renderer: Callable[..., Any] | None = None
+_settings: Settings | None = None
+
+
+@dataclass(frozen=True)
+class RowJob:
+    row: int
+    spec: dict[str, Any]
+    output_path: Path
+
+
+@dataclass(frozen=True)
+class RowResult:
+    row: int
+    output_path: Path
+    error: str | None = None
+    seconds: float = 0.0
+    duration_s: float = 0.0
+    size_bytes: int = 0
+
+
+def init_worker(base_dir: Path, allowed_roots: Sequence[Path]) -> None:
+    """Process initializer: the renderer every row of this process reuses."""
+    from autovid.bootstrap import build_renderer
+
+    global _renderer, _settings
+    _settings = Settings()
+    _renderer = build_renderer(_settings, base_dir=base_dir, allowed_roots=allowed_roots)
+
+
+def render_row(job: RowJob) -> RowResult:
+    """Render one row's spec to its file (written under a temporary name, then moved into place).
+    Never raises: a failure is the row's result."""
+    from autovid.spec.validation import parse_spec
+
+    assert _renderer is not None and _settings is not None, "init_worker() first"
+    started = time.perf_counter()
+    partial = job.output_path.with_name(f".{job.output_path.stem}.{os.getpid()}.partial.mp4")
+    try:
+        spec = parse_spec(job.spec, _settings.spec_limits)
+        with tempfile.TemporaryDirectory(prefix="autovid-batch-") as workdir:
+            result = _renderer(spec, output_path=partial, workdir=Path(workdir))
+        partial.replace(job.output_path)
+    except AutovidError as exc:
+        partial.unlink(missing_ok=True)
+        return RowResult(job.row, job.output_path, exc.message, time.perf_counter() - started)
+    except Exception as exc:  # one row's bug must not stop the batch; its trace goes with it
+        partial.unlink(missing_ok=True)
+        detail = "".join(traceback.format_exception_only(exc)).strip()
+        return RowResult(
+            job.row, job.output_path, f"unexpected error: {detail}", time.perf_counter() - started
+        )
+    return RowResult(
+        job.row,
+        job.output_path,
+        None,
+        time.perf_counter() - started,
+        result.duration_s,
+        job.output_path.stat().st_size,
+    )

@@ -1,0 +1,131 @@
+"""`autovid batch` as a user runs it: each row's video carries exactly the audio a direct render of
+that row's substituted spec makes; markup in a value is spoken, not parsed; the music the rows share
+is downloaded once; a bad row is listed and exits 1 while the others render."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autovid import samples
+from autovid.bootstrap import build_renderer
+from autovid.config import Settings
+from autovid.spec.validation import parse_spec
+from autovid.templates import parse_template, rows_from_csv, substitute
+from tests.integration.render.conftest import SR, decode_audio
+
+ENV = {"AUTOVID_TTS_ENGINE": "espeak", "AUTOVID_ALLOW_PRIVATE_URLS": "true", "AUTOVID_ALLOW_HTTP": "true"}
+# Cy's greeting would end the SSML document if it were markup: it is spoken instead.
+ROWS = 'firstName,greeting\nAda,\nBartholomew,Good evening\nCy,"</speak><speak> Hey & ""you"""\nX/Y,\n'
+
+
+class _CountingServer(ThreadingHTTPServer):
+    gets: list[str]
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.server.gets.append(self.path)  # type: ignore[attr-defined]
+        super().do_GET()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def media_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+    served = tmp_path / "served"
+    served.mkdir()
+    samples.make_music_loop(served / "music.mp3", duration_s=3.0)
+    server = _CountingServer(("127.0.0.1", 0), partial(_Handler, directory=str(served)))
+    server.gets = []
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", server.gets
+    server.shutdown()
+    server.server_close()
+
+
+def write_template(folder: Path, music_url: str) -> Path:
+    samples.make_video(folder / "clip.mp4", duration_s=2.5)
+    document = {
+        "name": "hello",
+        "variables": {
+            "firstName": {"type": "string", "maxLength": 40},
+            "greeting": {"type": "string", "default": "Hello"},
+        },
+        "spec": {
+            "assets": {
+                "video": {"id": "v", "source": "clip.mp4"},
+                "audio": [{"id": "music", "source": f"{music_url}/music.mp3"}],
+            },
+            "backgroundMusic": {"playlist": ["music"], "volume": 0.2},
+            "timeline": [
+                {
+                    "start": 0.2,
+                    "type": "tts",
+                    "data": {
+                        "text": "<speak>{{greeting}} {{firstName}}</speak>",
+                        "provider": "espeak-ng",
+                        "providerConfig": {"textType": "ssml"},
+                        "duckingLevel": 0.1,
+                    },
+                }
+            ],
+            "output": {"filename": "hello-{{firstName}}"},
+        },
+    }
+    path = folder / "hello.template.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_batch_rows_equal_direct_renders(tmp_path: Path, media_server: tuple[str, list[str]]) -> None:
+    url, gets = media_server
+    template_path = write_template(tmp_path, url)
+    (tmp_path / "rows.csv").write_text(ROWS)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "autovid", "batch", template_path.name, "rows.csv", "-o", str(out), "-w", "2"],
+        cwd=tmp_path,
+        env={**os.environ, **ENV, "AUTOVID_DATA_DIR": str(tmp_path / "data"), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 1, done.stderr  # the X/Y row cannot be a file name
+    assert "row 3: spec.output.filename" in done.stderr and "without '/'" in done.stderr
+    names = ["hello-Ada.mp4", "hello-Bartholomew.mp4", "hello-Cy.mp4"]
+    assert done.stdout.split() == [str(out / name) for name in names]
+    assert sorted(p.name for p in out.iterdir()) == names  # no partial files, no shared-asset folder
+    assert gets == ["/music.mp3"]  # fetched once for the three rows
+    assert "videos per minute" in done.stderr
+
+    template = parse_template(template_path.read_bytes())
+    rows = rows_from_csv(template, ROWS)
+    settings = Settings(
+        tts_engine="espeak", allow_private_urls=True, allow_http=True, data_dir=tmp_path / "d2"
+    )
+    renderer = build_renderer(settings, base_dir=tmp_path, allowed_roots=[tmp_path])
+    decoded = []
+    for row, name in zip(rows, names, strict=False):
+        spec = parse_spec(substitute(template, row))
+        with tempfile.TemporaryDirectory() as workdir:
+            renderer(spec, output_path=tmp_path / f"direct-{name}", workdir=Path(workdir))
+        batch_audio, direct_audio = decode_audio(out / name), decode_audio(tmp_path / f"direct-{name}")
+        assert batch_audio.shape == direct_audio.shape and batch_audio.shape[1] > 2 * SR
+        assert np.max(np.abs(batch_audio - direct_audio)) < 1e-6, name
+        decoded.append(batch_audio)
+    # The rows really differ: each speaks its own name.
+    assert np.max(np.abs(decoded[0] - decoded[1])) > 0.05 and np.max(np.abs(decoded[1] - decoded[2])) > 0.05
