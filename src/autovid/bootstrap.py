@@ -195,9 +195,8 @@ def _synthesizer(settings: Settings, engine: SpeechEngine | None, cache_dir: Pat
         return None
     from autovid.speech.synthesizer import SpeechSynthesizer
 
-    return SpeechSynthesizer(
-        engine, cache_dir or settings.speech_cache_dir, max_bytes=settings.speech_cache_limit_bytes
-    )
+    directory = cache_dir or settings.speech_cache_dir
+    return SpeechSynthesizer(engine, directory, max_bytes=settings.speech_cache_limit_bytes)
 
 
 def _asset_fetcher(settings: Settings, blobs: BlobStore, s3_client: Any = None) -> Any:

@@ -108,12 +108,16 @@ class SourceRules:
         )
 
     def check_spec(self, spec: JobSpec) -> None:
-        """``AssetError`` for the first source the owner may not read (a worker's second look:
-        the job was checked at submit, but a record from before a setting changed may remain)."""
+        """``AssetError`` for the first source the owner may not read, ``StorageError`` for a
+        destination outside its outputs (a worker's second look: the job was checked at submit,
+        but a record from before a setting changed may remain)."""
         for asset in (spec.assets.video, *spec.assets.audio):
             refusal, _key = self.source_refusal(asset.source)
             if refusal is not None:
                 raise AssetError(asset.id, refusal)
+        destination = spec.output.destination
+        if destination is not None and (refusal := self.destination_refusal(destination)):
+            raise StorageError(f"output.destination: {refusal}")
 
     def _bucket_refusal(self, bucket: str) -> str:
         if not self.s3_buckets:

@@ -53,6 +53,7 @@ def run_worker(
 ) -> int:
     """Process messages until ``stop_event`` is set (or, with ``drain``, until no message is
     visible). Returns how many messages were handled."""
+    container.processor.render_fn()  # load the render engine while idle, not under a job's claim
     handled = 0
     next_sweep = 0.0
     while not stop_event.is_set():

@@ -282,3 +282,21 @@ def test_a_job_held_by_a_dead_process_is_taken_over_at_once(make, scripted, spec
     assert doc["status"] == "retrying" and doc["progress"] == {"stage": "queued", "percent": 0.0}
     assert "worker stopped" in doc["statusReason"]
     assert outcome == Outcome.COMPLETED
+
+
+def test_a_record_writing_into_another_owners_outputs_fails_in_the_worker(make, scripted, spec) -> None:
+    from autovid.jobs.model import Job
+
+    env = make(scripted())
+    over_a = {**spec(), "output": {"filename": "my-video.mp4", "destination": "outputs/key-a/job-1/"}}
+    env.container.blobs.put_file(
+        "assets/key-b/base.mp4", env.container.blobs.path_for("assets/key-a/base.mp4")
+    )
+    over_a["assets"] = {"video": {"id": "main", "source": "assets/key-b/base.mp4"}}
+    env.store.create(Job(job_id="job-of-b", owner="key-b", spec=over_a))
+    env.queue.send("job-of-b")
+
+    assert env.processor.process(env.receive()) == Outcome.FAILED
+    failed = env.service.get("job-of-b", owner="key-b")
+    assert failed.error.startswith("output.destination: 'outputs/key-a/job-1/' is outside your outputs")
+    assert env.render.calls == 0 and not env.container.blobs.exists("outputs/key-a/job-1/my-video.mp4")
