@@ -79,12 +79,12 @@ def test_two_processors_finish_one_batch_and_the_counters_end_exact(
         monkeypatch.setenv(name, value)
     render = TinyRender()
     first, second = (processor_container(emulator, resources, tmp_path / name, render) for name in ("a", "b"))
-    first.blobs.put_file("assets/base.mp4", tiny_video, content_type="video/mp4")
+    first.blobs.put_file("assets/key-1/base.mp4", tiny_video, content_type="video/mp4")
     service = first.batches
     assert service is not None
     names = [f"Bad{i}" if i in FAILING else f"Name{i}" for i in range(ROWS)]
     batch = service.submit(
-        BatchRequest(template=template("assets/base.mp4"), rows=[{"firstName": n} for n in names]),
+        BatchRequest(template=template("assets/key-1/base.mp4"), rows=[{"firstName": n} for n in names]),
         owner="key-1",
     )
     # Every row delivered twice, as SQS may: the second delivery must not count again.
@@ -122,8 +122,9 @@ def test_two_processors_finish_one_batch_and_the_counters_end_exact(
 def test_a_csv_batch_through_the_api_and_processor_lambdas(lambdas: Any, tiny_video: Path) -> None:
     from autovid.entrypoints.lambdas import container
 
-    container().blobs.put_file("assets/base.mp4", tiny_video, content_type="video/mp4")
-    created = lambdas.api("POST", "/templates", body=template("assets/base.mp4"))
+    source = f"assets/{lambdas.owner}/base.mp4"  # the key's own upload
+    container().blobs.put_file(source, tiny_video, content_type="video/mp4")
+    created = lambdas.api("POST", "/templates", body=template(source))
     assert created["statusCode"] == 201, created["body"]
     template_id = json.loads(created["body"])["templateId"]
     csv_body = b"firstName\nAda\nGrace\nAlan\n"
