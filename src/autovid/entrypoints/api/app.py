@@ -52,7 +52,7 @@ def create_app(container: Container, *, authenticator: Authenticator | None = No
     )
     install_error_handlers(app)
     app.include_router(build_router())
-    install_batch_routes(app, ctx, container.batches)
+    install_batch_routes(app, container.batches)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.context = ctx
     return app

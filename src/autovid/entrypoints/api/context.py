@@ -11,6 +11,7 @@ from fastapi.security import APIKeyHeader
 
 from autovid.auth.authenticators import API_KEY_HEADER, Authenticator
 from autovid.config import Settings
+from autovid.jobs.batches import BatchService
 from autovid.jobs.service import JobService
 from autovid.ports import BlobStore
 
@@ -41,3 +42,12 @@ def api_context(request: Request) -> ApiContext:
 
 
 Context = Annotated[ApiContext, Depends(api_context)]
+
+
+def batch_service(request: Request) -> BatchService:
+    """The app's batch service (``install_batch_routes`` puts it in ``app.state``)."""
+    batches: BatchService = request.app.state.batches
+    return batches
+
+
+Batches = Annotated[BatchService, Depends(batch_service)]
