@@ -22,11 +22,14 @@ COPY src ./src
 RUN pip install --no-cache-dir --disable-pip-version-check \
         --only-binary=av,numpy,pydantic-core --target /asset . \
     && rm -rf /asset/bin
+# Fonts for burned-in captions (DejaVu: Latin, Greek, Cyrillic, Hebrew, Arabic), copied below.
+RUN dnf install -y dejavu-sans-fonts dejavu-serif-fonts dejavu-sans-mono-fonts && dnf clean all
 
 # ---- runtime stage: the Lambda base image plus the installed packages only -----------------------
 FROM public.ecr.aws/lambda/python:${PYTHON_VERSION}
 
 COPY --from=build /asset ${LAMBDA_TASK_ROOT}
+COPY --from=build /usr/share/fonts /usr/share/fonts
 
 # The handler of the processor entrypoint (SQS batch -> JobProcessor).
 CMD ["autovid.entrypoints.lambdas.processor.handler"]

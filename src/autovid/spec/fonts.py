@@ -10,13 +10,20 @@ from pathlib import Path
 
 from autovid.errors import ErrorDetail, SpecError
 
-_DEJAVU = "/usr/share/fonts/truetype/dejavu"
+_DEJAVU = "/usr/share/fonts/truetype/dejavu"  # Debian
+_AL2023 = "/usr/share/fonts"  # Amazon Linux 2023 (the processor image): one folder per package
 
 FONT_FAMILIES: dict[str, tuple[str, ...]] = {
-    "DejaVu Sans": (f"{_DEJAVU}/DejaVuSans.ttf",),
-    "DejaVu Sans Bold": (f"{_DEJAVU}/DejaVuSans-Bold.ttf",),
-    "DejaVu Serif": (f"{_DEJAVU}/DejaVuSerif.ttf",),
-    "DejaVu Sans Mono": (f"{_DEJAVU}/DejaVuSansMono.ttf",),
+    "DejaVu Sans": (f"{_DEJAVU}/DejaVuSans.ttf", f"{_AL2023}/dejavu-sans-fonts/DejaVuSans.ttf"),
+    "DejaVu Sans Bold": (
+        f"{_DEJAVU}/DejaVuSans-Bold.ttf",
+        f"{_AL2023}/dejavu-sans-fonts/DejaVuSans-Bold.ttf",
+    ),
+    "DejaVu Serif": (f"{_DEJAVU}/DejaVuSerif.ttf", f"{_AL2023}/dejavu-serif-fonts/DejaVuSerif.ttf"),
+    "DejaVu Sans Mono": (
+        f"{_DEJAVU}/DejaVuSansMono.ttf",
+        f"{_AL2023}/dejavu-sans-mono-fonts/DejaVuSansMono.ttf",
+    ),
     "WenQuanYi Micro Hei": (
         "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
         "/usr/share/fonts/wqy-microhei/wqy-microhei.ttc",
