@@ -75,7 +75,7 @@ def test_a_job_completes_with_a_playable_mp4_and_a_signed_webhook(
             media,
             notifications={
                 "webhook": {
-                    "url": webhook_receiver.url,
+                    "url": webhook_receiver.url("/hooks/autovid"),
                     "headers": {"X-Team": "video"},
                     "metadata": {"project": "demo", "priority": "high"},
                 }
@@ -92,10 +92,10 @@ def test_a_job_completes_with_a_playable_mp4_and_a_signed_webhook(
     assert np.sqrt(np.mean(audio.astype(np.float64) ** 2)) > 0.01
     assert doc["output"]["size"] == output.stat().st_size
 
-    assert webhook_receiver.arrived.wait(10)
+    webhook_receiver.wait_for(1, timeout_s=10)
     with service.client(secret) as client:  # "done" once the webhook is delivered
         wait_for(client, job_id, lambda d: d["progress"] == {"stage": "done", "percent": 100.0}, timeout_s=10)
-    (hook,) = webhook_receiver.requests
+    (hook,) = webhook_receiver.received()
     assert hook.path == "/hooks/autovid" and hook.headers["X-Team"] == "video"
     timestamp = hook.headers["X-Autovid-Timestamp"]
     assert verify_signature(

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_worker_killed_mid_render_loses_nothing_and_the_job_completes_once(cluster, hooks) -> None:
     c = cluster()
-    job = c.submit(webhook_url=hooks.url)
+    job = c.submit(webhook_url=hooks.url("/hook"))
     doomed = c.start_worker("slow", "--render-s", "60")
     c.wait_for(lambda: any(e == "start" for e, *_ in c.renders()), 30, "the first render to start")
     assert c.job(job.job_id).status == JobStatus.PROCESSING
@@ -39,7 +39,7 @@ def test_a_worker_killed_mid_render_loses_nothing_and_the_job_completes_once(clu
     starts = [pid for event, pid, *_ in c.renders() if event == "start"]
     finishes = [pid for event, pid, *_ in c.renders() if event == "finish"]
     assert starts == [doomed.pid, rescuer.pid] and finishes == [rescuer.pid]
-    assert [b["status"] for b in hooks.bodies] == ["completed"]
+    assert [r.json()["status"] for r in hooks.received("/hook")] == ["completed"]
     assert c.container.queue.counts() == {"visible": 0, "in_flight": 0, "dead": 0}
 
 
