@@ -211,11 +211,11 @@ def test_a_job_whose_worker_died_is_dead_lettered_with_a_clear_error(make, scrip
     env = make(scripted(), lease_s=0.3)
     job = env.service.submit(spec(), owner="key-a")
     for _ in range(3):
-        message = env.receive()
+        message = env.receive(wait_s=5.0)  # each comes back once the last lease has run out
         env.processor._claim(env.service.get(job.job_id, owner="key-a"), message)  # then "crash"
-        time.sleep(0.35)
-    # WHEN the next receive happens THEN the queue dead-letters it and the job fails.
-    assert env.queue.receive(wait_s=0.2) == []
+    # WHEN the next receive happens (watched well past the last lease) THEN the queue
+    # dead-letters it and the job fails.
+    assert env.queue.receive(wait_s=1.5) == []
     failed = env.service.get(job.job_id, owner="key-a")
     assert failed.status == JobStatus.FAILED
     assert failed.error.startswith("dead-lettered after 3 failed receives: the worker stopped")
