@@ -100,7 +100,7 @@ def test_batch_rows_equal_direct_renders(tmp_path: Path, media_server: Recording
     template = parse_template(template_path.read_bytes())
     rows = rows_from_csv(template, ROWS)
     settings = Settings(
-        tts_engine="espeak", allow_private_urls=True, allow_http=True, data_dir=tmp_path / "d2"
+        speech_engine="espeak", allow_private_urls=True, allow_http=True, data_dir=tmp_path / "d2"
     )
     renderer = build_renderer(settings, base_dir=tmp_path, allowed_roots=[tmp_path])
     decoded = []
