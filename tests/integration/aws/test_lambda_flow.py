@@ -212,7 +212,12 @@ def test_a_duplicate_delivery_renders_once(
     assert done.status.value == "completed" and done.attempts == 1
     assert _output_versions(lambdas, f"outputs/{job_id}/out.mp4") == 1
     assert len(loopback.received("/hook")) == 1
-    assert lambdas.receive(wait_s=1.5) == []
+    # deleted, not merely hidden by its 30 s lease: nothing visible, in flight or delayed
+    attributes = lambdas.clients.sqs.get_queue_attributes(
+        QueueUrl=lambdas.resources.queue_url, AttributeNames=["All"]
+    )["Attributes"]
+    counts = [attributes[f"ApproximateNumberOfMessages{kind}"] for kind in ("", "NotVisible", "Delayed")]
+    assert counts == ["0", "0", "0"]
 
 
 def test_a_job_failing_three_receives_ends_failed_before_the_dead_letter_queue(
