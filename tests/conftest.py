@@ -19,6 +19,26 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 
 
+# What the core (spec, render, jobs, assets, captions, templates, speech) never imports: vendor
+# SDKs, web servers, the database driver and the wiring; it reaches them through the ports.
+OUTSIDE_THE_CORE = (
+    "boto3",
+    "botocore",
+    "httpx",
+    "fastapi",
+    "uvicorn",
+    "sqlite3",
+    "autovid.adapters",
+    "autovid.entrypoints",
+    "autovid.bootstrap",
+)
+
+
+@pytest.fixture(scope="session")
+def outside_the_core() -> tuple[str, ...]:
+    return OUTSIDE_THE_CORE
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The project's shared folder (real third-party media, reference specs); skip when absent."""
