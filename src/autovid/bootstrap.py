@@ -1,9 +1,10 @@
 """Wire the object graph in one place, for the API, the workers, the CLI and every Lambda.
 
-``bootstrap(settings, **overrides)`` picks the adapters for ``settings.backend`` and builds the
-service and the processor on top. Tests and other entrypoints replace any part by keyword
-(``store=…``, ``queue=…``, ``blobs=…``, ``speech_engine=…``, ``render=…``, ``webhooks=…``,
-``assets=…``, ``speech=…``, ``processor_options=…``, ``keys=…``, ``webhook_retry_delays_s=…``).
+``bootstrap(settings, …)`` picks the adapters for ``settings.backend`` and builds the service and
+the processor on top. Tests and other entrypoints replace any part by keyword (``store=…``,
+``queue=…``, ``blobs=…``, ``speech_engine=…``, ``render=…``, ``webhooks=…``, ``assets=…``,
+``speech=…``, ``processor_options=…``, ``keys=…``, ``webhook_retry_delays_s=…``); an unknown
+keyword is a ``TypeError``, so a mistyped override cannot be silently ignored.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +29,19 @@ from autovid.ports import (
 )
 
 if TYPE_CHECKING:  # imported in bootstrap(), so `autovid render` does not load the job machinery
+    from pydantic import SecretStr
+
+    from autovid.adapters.local.db import Database
+    from autovid.adapters.local.sqlite_keys import SqliteKeyStore
+    from autovid.assets.check import SourceChecker
+    from autovid.assets.fetcher import AssetFetcher
+    from autovid.auth.authenticators import Authenticator
+    from autovid.auth.keys import KeyStore
     from autovid.jobs.batches import BatchService
-    from autovid.jobs.processor import JobProcessor
+    from autovid.jobs.processor import JobProcessor, ProcessorOptions, RenderFn
     from autovid.jobs.service import JobService
+    from autovid.render.pipeline import AssetSource, RenderResult, Synthesizer
+    from autovid.spec.models import AudioAsset, VideoAsset
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +58,8 @@ class Adapters:
     blobs: BlobStore
     speech_engine: SpeechEngine | None
     webhook_secret: bytes
-    db: Any = None  # the local Database (shared with API keys and rate limits); None on AWS
-    s3_client: Any = None  # for s3:// asset sources (the AWS adapters' configured client)
+    db: Database | None = None  # shared with API keys and rate limits; None on AWS
+    s3_client: Any = None  # boto3 S3 client for s3:// asset sources (the AWS adapters' own)
     template_store: TemplateStore | None = None  # None: this deployment serves no templates
     batch_store: BatchStore | None = None
 
@@ -63,43 +74,64 @@ class Container:
     service: JobService
     processor: JobProcessor
     webhooks: WebhookSender
-    db: Any = None  # autovid.adapters.local.db.Database when embedded
-    keys: Any = None  # the API's Authenticator / key store
-    extras: dict[str, Any] = field(default_factory=dict)
+    db: Database | None = None  # when embedded
+    keys: Authenticator | KeyStore | None = None  # the API's authenticator or key store
     batches: BatchService | None = None  # with ``batches.templates``; None without their stores
 
 
-def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
-    from autovid.adapters.http.webhooks import HttpWebhookSender
+def bootstrap(
+    settings: Settings | None = None,
+    *,
+    store: JobStore | None = None,
+    queue: JobQueue | None = None,
+    blobs: BlobStore | None = None,
+    speech_engine: SpeechEngine | None = None,
+    webhooks: WebhookSender | None = None,
+    webhook_retry_delays_s: Sequence[float] = (1.0, 2.0, 4.0),
+    assets: AssetSource | None = None,
+    speech: Synthesizer | None = None,
+    work_dir: Path | None = None,
+    render: RenderFn | None = None,
+    processor_options: ProcessorOptions | None = None,
+    keys: Authenticator | KeyStore | None = None,
+    template_store: TemplateStore | None = None,
+    batch_store: BatchStore | None = None,
+) -> Container:
     from autovid.jobs.processor import JobProcessor, ProcessorOptions
     from autovid.jobs.service import JobService
 
     settings = settings or Settings()
-    adapters = _aws_adapters(settings) if settings.backend == "aws" else _local_adapters(settings, overrides)
-    store = overrides.pop("store", None) or adapters.store
-    queue = overrides.pop("queue", None) or adapters.queue
-    blobs = overrides.pop("blobs", None) or adapters.blobs
-    speech_engine = overrides.pop("speech_engine", None) or adapters.speech_engine
-    webhooks = overrides.pop("webhooks", None) or HttpWebhookSender(
-        adapters.webhook_secret,
-        retry_delays_s=overrides.pop("webhook_retry_delays_s", (1.0, 2.0, 4.0)),
-        allow_private=settings.allow_private_urls,
-        allow_http=settings.allow_http,
-    )
+    if settings.backend == "aws":
+        adapters = _aws_adapters(settings)
+    else:
+        adapters = _local_adapters(
+            settings, store=store, queue=queue, blobs=blobs, speech_engine=speech_engine
+        )
+    store = store or adapters.store
+    queue = queue or adapters.queue
+    blobs = blobs or adapters.blobs
+    speech_engine = speech_engine or adapters.speech_engine
+    webhooks = webhooks or _webhook_sender(settings, adapters.webhook_secret, webhook_retry_delays_s)
     service = JobService(store, queue, blobs, settings)
     processor = JobProcessor(
         service,
-        assets=overrides.pop("assets", None) or _asset_fetcher(settings, blobs, adapters.s3_client),
-        speech=overrides.pop("speech", None) or _synthesizer(settings, speech_engine),
+        assets=assets or _asset_fetcher(settings, blobs, adapters.s3_client),
+        speech=speech or _synthesizer(settings, speech_engine),
         webhooks=webhooks,
-        work_dir=overrides.pop("work_dir", None) or settings.data_dir / WORK_DIR,
-        render=overrides.pop("render", None),
-        options=overrides.pop("processor_options", None) or ProcessorOptions(),
+        work_dir=work_dir or settings.data_dir / WORK_DIR,
+        render=render,
+        options=processor_options or ProcessorOptions(),
     )
     _wire_dead_letters(queue, processor)
-    batches = _batch_service(settings, adapters, service, webhooks, overrides)
+    batches = _batch_service(
+        settings,
+        service,
+        webhooks,
+        template_store or adapters.template_store,
+        batch_store or adapters.batch_store,
+    )
     processor.events = batches
-    keys = overrides.pop("keys", None) or _local_keys(adapters.db)
+    keys = keys or _local_keys(adapters.db)
     return Container(
         settings=settings,
         store=store,
@@ -111,29 +143,45 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         webhooks=webhooks,
         db=adapters.db,
         keys=keys,
-        extras=overrides,
         batches=batches,
     )
 
 
 def _batch_service(
     settings: Settings,
-    adapters: Adapters,
     service: JobService,
     webhooks: WebhookSender,
-    overrides: dict[str, Any],
+    template_store: TemplateStore | None,
+    batch_store: BatchStore | None,
 ) -> BatchService | None:
     from autovid.jobs.batches import BatchService
     from autovid.jobs.template_service import TemplateService
 
-    template_store = overrides.pop("template_store", None) or adapters.template_store
-    batch_store = overrides.pop("batch_store", None) or adapters.batch_store
     if template_store is None or batch_store is None:
         return None
     return BatchService(batch_store, TemplateService(template_store, service), service, settings, webhooks)
 
 
-def _local_adapters(settings: Settings, overrides: dict[str, Any]) -> Adapters:
+def _webhook_sender(settings: Settings, secret: bytes, retry_delays_s: Sequence[float]) -> WebhookSender:
+    from autovid.adapters.http.webhooks import HttpWebhookSender
+
+    return HttpWebhookSender(
+        secret,
+        retry_delays_s=retry_delays_s,
+        allow_private=settings.allow_private_urls,
+        allow_http=settings.allow_http,
+    )
+
+
+def _local_adapters(
+    settings: Settings,
+    *,
+    store: JobStore | None,
+    queue: JobQueue | None,
+    blobs: BlobStore | None,
+    speech_engine: SpeechEngine | None,
+) -> Adapters:
+    # Parts the caller passed are not built (so a test's store does not open a second one).
     from autovid.adapters.local.db import Database
     from autovid.adapters.local.local_blobs import LocalBlobStore
     from autovid.adapters.local.signing import Signer, load_or_create_secret
@@ -148,12 +196,11 @@ def _local_adapters(settings: Settings, overrides: dict[str, Any]) -> Adapters:
     webhook_secret = _secret(settings.webhook_secret, data_dir / "webhook-secret.key", load_or_create_secret)
     public_url = settings.public_url or f"http://{settings.host}:{settings.port}"
     return Adapters(
-        store=overrides.get("store") or SqliteJobStore(db),
-        queue=overrides.get("queue")
-        or SqliteJobQueue(db, lease_s=settings.lease_s, max_receives=settings.max_receives),
-        blobs=overrides.get("blobs")
+        store=store or SqliteJobStore(db),
+        queue=queue or SqliteJobQueue(db, lease_s=settings.lease_s, max_receives=settings.max_receives),
+        blobs=blobs
         or LocalBlobStore(data_dir / FILES_DIR, Signer(secret), public_url, prefixes=MANAGED_PREFIXES),
-        speech_engine=overrides.get("speech_engine") or _local_speech_engine(settings),
+        speech_engine=speech_engine or _local_speech_engine(settings),
         webhook_secret=webhook_secret,
         db=db,
         template_store=SqliteTemplateStore(db),
@@ -172,7 +219,7 @@ def _aws_adapters(settings: Settings) -> Adapters:
     return adapters
 
 
-def _secret(configured: Any, path: Path, load_or_create: Any) -> bytes:
+def _secret(configured: SecretStr | None, path: Path, load_or_create: Callable[[Path], bytes]) -> bytes:
     if configured is not None and configured.get_secret_value():
         return str(configured.get_secret_value()).encode()
     secret: bytes = load_or_create(path)
@@ -190,7 +237,9 @@ def _local_speech_engine(settings: Settings) -> SpeechEngine:
     return EspeakEngine()
 
 
-def _synthesizer(settings: Settings, engine: SpeechEngine | None, cache_dir: Path | None = None) -> Any:
+def _synthesizer(
+    settings: Settings, engine: SpeechEngine | None, cache_dir: Path | None = None
+) -> Synthesizer | None:
     if engine is None:
         return None
     from autovid.speech.synthesizer import SpeechSynthesizer
@@ -199,7 +248,7 @@ def _synthesizer(settings: Settings, engine: SpeechEngine | None, cache_dir: Pat
     return SpeechSynthesizer(engine, directory, max_bytes=settings.speech_cache_limit_bytes)
 
 
-def _asset_fetcher(settings: Settings, blobs: BlobStore, s3_client: Any = None) -> Any:
+def _asset_fetcher(settings: Settings, blobs: BlobStore, s3_client: Any = None) -> AssetFetcher:
     """The service's fetcher: path sources are managed keys, s3:// only the allowed buckets."""
     from autovid.assets.fetcher import AssetFetcher, ManagedStorage
 
@@ -238,7 +287,7 @@ def _s3_transport(settings: Settings, client: Any = None) -> Any:
 
 def build_renderer(
     settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path]
-) -> Callable[..., Any]:
+) -> Callable[..., RenderResult]:
     """The CLI's renderer: ``renderer(spec, output_path=…, workdir=…, progress=…, checkpoint=…)``
     with paths read relative to ``base_dir`` (inside ``allowed_roots``) and local speech."""
     from autovid.render.pipeline import render
@@ -250,7 +299,7 @@ def build_renderer(
 
 def build_source_checker(
     settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path], fetch_remote: bool
-) -> Any:
+) -> SourceChecker:
     """The CLI's check of every asset source (``SourceChecker``): local paths resolved as a render
     resolves them and probed; remote sources fetched and probed when ``fetch_remote``."""
     from autovid.assets.check import SourceChecker
@@ -260,7 +309,7 @@ def build_source_checker(
     roots = [root.resolve() for root in allowed_roots]
     fetcher = build_cli_asset_fetcher(settings, base_dir=base_dir, allowed_roots=roots)
 
-    def fetch(asset: Any, folder: Path) -> Path:
+    def fetch(asset: AudioAsset | VideoAsset, folder: Path) -> Path:
         return fetcher.fetch_all([asset], folder)[asset.id]
 
     def outside(source: str) -> bool:
@@ -274,7 +323,9 @@ def build_source_checker(
     )
 
 
-def build_cli_asset_fetcher(settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path]) -> Any:
+def build_cli_asset_fetcher(
+    settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path]
+) -> AssetFetcher:
     """The CLI's ``AssetFetcher``: paths relative to ``base_dir`` inside ``allowed_roots``, URLs and
     s3:// sources with the ambient credentials."""
     from autovid.assets.fetcher import AssetFetcher, LocalFiles
@@ -294,7 +345,7 @@ def _cli_s3_client(settings: Settings) -> Any:
     return make_clients(settings).s3
 
 
-def _local_keys(db: Any) -> Any:
+def _local_keys(db: Database | None) -> SqliteKeyStore | None:
     """The embedded API-key store (hashed keys, usage plans); None on AWS, where API Gateway
     holds keys and plans."""
     if db is None:

@@ -51,7 +51,7 @@ class Settings(BaseModel):
 
     # --- deployment ----------------------------------------------------------------------------
     backend: Literal["embedded", "aws"] = Field("embedded", validation_alias=_env("AUTOVID_BACKEND"))
-    tts_engine: Literal["espeak", "polly"] | None = Field(
+    speech_engine: Literal["espeak", "polly"] | None = Field(  # never None once validated
         None,
         validation_alias=_env("AUTOVID_TTS_ENGINE"),
         description="default: espeak embedded, polly on AWS",
@@ -156,6 +156,8 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
+        if self.speech_engine is None:  # not configured: the backend's own engine
+            self.speech_engine = "polly" if self.backend == "aws" else "espeak"
         if self.backend == "aws":
             missing = [
                 name
@@ -169,10 +171,6 @@ class Settings(BaseModel):
             if missing:
                 raise ValueError(f"AUTOVID_BACKEND=aws needs {', '.join(missing)}")
         return self
-
-    @property
-    def speech_engine(self) -> str:
-        return self.tts_engine or ("polly" if self.backend == "aws" else "espeak")
 
     @property
     def speech_cache_dir(self) -> Path:

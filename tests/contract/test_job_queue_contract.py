@@ -23,8 +23,7 @@ def test_receive_delivers_and_hides_for_the_lease(queue_harness) -> None:
 def test_lease_expiry_redelivers_with_a_new_receipt(queue_harness) -> None:
     queue_harness.queue.send("job-1")
     first = queue_harness.receive_one()
-    time.sleep(queue_harness.lease_s + 0.2)
-    second = queue_harness.receive_one()
+    second = queue_harness.receive_one(wait_s=queue_harness.lease_s + 3)  # polls past the lease
     assert second.job_id == "job-1"
     assert second.receive_count == 2
     assert second.receipt != first.receipt
@@ -34,25 +33,23 @@ def test_a_stale_receipt_cannot_delete_the_redelivered_message(queue_harness) ->
     queue = queue_harness.queue
     queue.send("job-1")
     stale = queue_harness.receive_one()
-    time.sleep(queue_harness.lease_s + 0.2)
-    current = queue_harness.receive_one()
+    current = queue_harness.receive_one(wait_s=queue_harness.lease_s + 3)
     with contextlib.suppress(ConflictError):  # refusing is allowed; deleting the new holder's is not
         queue.delete(stale)
     queue.release(current, delay_s=0)  # still there: the current receipt works
     again = queue_harness.receive_one()
     assert again.job_id == "job-1"
     queue.delete(again)
-    time.sleep(queue_harness.lease_s + 0.2)
-    queue_harness.receive_none()
+    queue_harness.receive_none(wait_s=queue_harness.lease_s + 1.5)  # watched past the lease's end
 
 
 def test_extend_lease_keeps_the_message_hidden(queue_harness) -> None:
     queue = queue_harness.queue
     queue.send("job-1")
     message = queue_harness.receive_one()
-    queue.extend_lease(message, queue_harness.lease_s + 2)
-    time.sleep(queue_harness.lease_s + 0.3)
-    queue_harness.receive_none()
+    queue.extend_lease(message, queue_harness.lease_s + 4)
+    # watched from before the first lease ends until well before the extended one does
+    queue_harness.receive_none(wait_s=queue_harness.lease_s + 1.5)
     queue.delete(message)
 
 
@@ -60,26 +57,23 @@ def test_release_with_delay_makes_it_visible_later(queue_harness) -> None:
     queue = queue_harness.queue
     queue.send("job-1")
     message = queue_harness.receive_one()
-    queue.release(message, delay_s=1)
-    queue_harness.receive_none(wait_s=0.2)
-    time.sleep(1.0)
-    again = queue_harness.receive_one()
+    queue.release(message, delay_s=3)
+    queue_harness.receive_none(wait_s=1.5)
+    again = queue_harness.receive_one(wait_s=5)
     assert again.job_id == "job-1" and again.receive_count == 2
 
 
 def test_send_with_delay(queue_harness) -> None:
-    queue_harness.queue.send("job-1", delay_s=1)
-    queue_harness.receive_none(wait_s=0.2)
-    time.sleep(1.0)
-    assert queue_harness.receive_one().job_id == "job-1"
+    queue_harness.queue.send("job-1", delay_s=3)
+    queue_harness.receive_none(wait_s=1.5)
+    assert queue_harness.receive_one(wait_s=5).job_id == "job-1"
 
 
 def test_delete_removes_the_message_for_good(queue_harness) -> None:
     queue = queue_harness.queue
     queue.send("job-1")
     queue.delete(queue_harness.receive_one())
-    time.sleep(queue_harness.lease_s + 0.2)
-    queue_harness.receive_none()
+    queue_harness.receive_none(wait_s=queue_harness.lease_s + 1.5)  # watched past the lease's end
 
 
 def test_dead_letter_after_max_receives(queue_harness) -> None:

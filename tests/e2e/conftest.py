@@ -3,13 +3,10 @@ clients over real HTTP on 127.0.0.1, a real webhook receiver, tiny media."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -20,6 +17,9 @@ from autovid.auth.plans import UsagePlan
 from autovid.bootstrap import DB_FILE
 from autovid.client import AutovidClient
 from autovid.entrypoints.api.runner import ServiceProcess
+
+if TYPE_CHECKING:
+    from conftest import RecordingServer  # tests/conftest.py
 
 WEBHOOK_SECRET = "e2e-webhook-secret-0123456789abcdef"
 GENEROUS = UsagePlan(rate_per_s=1000.0, burst=1000, quota_per_day=None)
@@ -99,42 +99,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 # --- webhook receiver ---------------------------------------------------------------------------
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class WebhookReceiver:
-    url: str = ""
-    requests: list[Received] = field(default_factory=list)
-    arrived: threading.Event = field(default_factory=threading.Event)
-
-
 @pytest.fixture
-def webhook_receiver() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
-            self.send_response(204)
-            self.end_headers()
-            receiver.arrived.set()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/autovid"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    server.shutdown()
-    server.server_close()
+def webhook_receiver(recording_server: Callable[..., RecordingServer]) -> RecordingServer:
+    """A real HTTP server (tests/conftest.py); webhooks go to ``url("/hooks/autovid")``."""
+    return recording_server(default_status=204)

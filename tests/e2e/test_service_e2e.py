@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,10 @@ import numpy as np
 import pytest
 
 from autovid.adapters.http.webhooks import verify_signature
+from autovid.adapters.local.espeak import EspeakEngine
 from autovid.client import AutovidClient
+from autovid.spec.models import TtsData
+from autovid.speech.synthesizer import SpeechSynthesizer, speech_request
 
 pytestmark = pytest.mark.slow
 
@@ -56,13 +60,35 @@ def wait_for(client: AutovidClient, job_id: str, predicate: Any, timeout_s: floa
         time.sleep(0.05)
 
 
-def decode(path: Path) -> tuple[str, str, float, np.ndarray]:
+def decode(path: Path) -> tuple[str, str, float]:
     with av.open(str(path)) as media:
         video_codec = media.streams.video[0].codec_context.name
         audio_codec = media.streams.audio[0].codec_context.name
         duration_s = float(media.duration or 0) / av.time_base
-        audio = np.concatenate([f.to_ndarray().reshape(-1) for f in media.decode(audio=0)])
-    return video_codec, audio_codec, duration_s, audio
+    return video_codec, audio_codec, duration_s
+
+
+def mono(path: Path, rate: int = 16_000) -> np.ndarray:
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+    with av.open(str(path)) as media:
+        chunks = [r.to_ndarray().reshape(-1) for f in media.decode(audio=0) for r in resampler.resample(f)]
+    return np.concatenate(chunks).astype(np.float64)
+
+
+def speech_offset_s(output: Path, tmp_path: Path, rate: int = 16_000) -> float:
+    """Where the event's speech, synthesized here alone, sits in ``output``'s audio: the lag of
+    their cross-correlation's peak, which must also stand out from the music and the effect."""
+    request = speech_request(TtsData(text="Hello there."))
+    speech = mono(SpeechSynthesizer(EspeakEngine(), tmp_path / "speech").synthesize(request), rate)
+    mixed = mono(output, rate)
+    size = len(mixed) + len(speech)
+    correlation = np.fft.irfft(np.fft.rfft(mixed, size) * np.conj(np.fft.rfft(speech, size)), size)
+    lags = correlation[: len(mixed)]
+    lag = int(np.argmax(lags))
+    window = mixed[lag : lag + len(speech)]
+    similarity = lags[lag] / (np.linalg.norm(window) * np.linalg.norm(speech[: len(window)]) + 1e-12)
+    assert similarity > 0.5, f"the speech is not in the output (similarity {similarity:.2f})"
+    return lag / rate
 
 
 def test_a_job_completes_with_a_playable_mp4_and_a_signed_webhook(
@@ -75,7 +101,7 @@ def test_a_job_completes_with_a_playable_mp4_and_a_signed_webhook(
             media,
             notifications={
                 "webhook": {
-                    "url": webhook_receiver.url,
+                    "url": webhook_receiver.url("/hooks/autovid"),
                     "headers": {"X-Team": "video"},
                     "metadata": {"project": "demo", "priority": "high"},
                 }
@@ -86,16 +112,16 @@ def test_a_job_completes_with_a_playable_mp4_and_a_signed_webhook(
         assert doc["status"] == "completed", doc["error"]
         output = client.download(doc["output"]["url"], tmp_path / "out.mp4")
 
-    video_codec, audio_codec, duration_s, audio = decode(output)
+    video_codec, audio_codec, duration_s = decode(output)
     assert (video_codec, audio_codec) == ("h264", "aac")
     assert duration_s == pytest.approx(2.0, abs=0.1)
-    assert np.sqrt(np.mean(audio.astype(np.float64) ** 2)) > 0.01
+    assert speech_offset_s(output, tmp_path) == pytest.approx(0.2, abs=0.02)  # the TTS event's start
     assert doc["output"]["size"] == output.stat().st_size
 
-    assert webhook_receiver.arrived.wait(10)
+    webhook_receiver.wait_for(1, timeout_s=10)
     with service.client(secret) as client:  # "done" once the webhook is delivered
         wait_for(client, job_id, lambda d: d["progress"] == {"stage": "done", "percent": 100.0}, timeout_s=10)
-    (hook,) = webhook_receiver.requests
+    (hook,) = webhook_receiver.received()
     assert hook.path == "/hooks/autovid" and hook.headers["X-Team"] == "video"
     timestamp = hook.headers["X-Autovid-Timestamp"]
     assert verify_signature(
@@ -219,6 +245,7 @@ def test_sigterm_lets_the_worker_finish_its_job(start_service: Any, media: Any) 
         job_id = client.submit(slow)["jobId"]
         wait_for(client, job_id, lambda d: d["status"] == "processing")
 
+    signalled_at = datetime.now(UTC)
     exit_code = service.process.stop(timeout_s=60)
 
     assert exit_code == 0, service.process.log_tail()
@@ -227,6 +254,7 @@ def test_sigterm_lets_the_worker_finish_its_job(start_service: Any, media: Any) 
 
     job = SqliteJobStore(Database(service.data_dir / "autovid.db")).get(job_id)
     assert job is not None and job.status.value == "completed", job and job.error
+    assert job.completed_at is not None and job.completed_at > signalled_at  # it was running at the signal
 
 
 def test_separate_worker_processes_share_the_data_folder(start_service: Any, media: Any) -> None:
@@ -234,10 +262,10 @@ def test_separate_worker_processes_share_the_data_folder(start_service: Any, med
     _, secret = service.new_key()
     with service.client(secret) as client:
         job_id = client.submit(uploaded_spec(client, media))["jobId"]
-        time.sleep(0.5)
-        assert client.status(job_id)["status"] == "submitted"  # nobody renders yet
+        assert client.status(job_id)["status"] == "submitted"
 
         env = {**os.environ, "AUTOVID_DATA_DIR": str(service.data_dir), "LOG_LEVEL": "WARNING"}
+        worker_started_at = datetime.now(UTC)
         worker = subprocess.Popen([sys.executable, "-m", "autovid", "worker", "--count", "1"], env=env)
         try:
             doc = client.wait(job_id, poll_s=0.1, timeout_s=120)
@@ -247,6 +275,13 @@ def test_separate_worker_processes_share_the_data_folder(start_service: Any, med
 
     assert doc["status"] == "completed", doc["error"]
     assert worker_exit == 0
+    # the API alone renders nothing: the job started only once the separate worker ran
+    from autovid.adapters.local.db import Database
+    from autovid.adapters.local.sqlite_jobs import SqliteJobStore
+
+    job = SqliteJobStore(Database(service.data_dir / "autovid.db")).get(job_id)
+    assert job is not None and job.started_at is not None and job.started_at > worker_started_at
+    assert job.attempts == 1
 
 
 def test_the_demo_runs_the_service_end_to_end(tmp_path: Path) -> None:
@@ -262,7 +297,7 @@ def test_the_demo_runs_the_service_end_to_end(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     output = Path(demo.stdout.strip().splitlines()[-1])
     assert output == tmp_path / "out" / "welcome.mp4"
-    video_codec, audio_codec, duration_s, _ = decode(output)
+    video_codec, audio_codec, duration_s = decode(output)
     assert (video_codec, audio_codec) == ("h264", "aac")
     assert duration_s == pytest.approx(14.0, abs=0.1)
     assert "stopping the service (SIGTERM)" in demo.stderr and "completed" in demo.stderr
@@ -273,7 +308,7 @@ def test_the_status_and_the_webhook_report_the_audio_and_the_warnings(
 ) -> None:
     _, secret = service.new_key()
     with service.client(secret) as client:
-        job_spec = uploaded_spec(client, media, notifications={"webhook": {"url": webhook_receiver.url}})
+        job_spec = uploaded_spec(client, media, notifications={"webhook": {"url": webhook_receiver.url()}})
         job_spec["output"]["loudness"] = {"target": "podcast", "truePeak": -2}
         job_spec["timeline"].append({"start": 1.95, "type": "audio", "data": {"assetId": "blip"}})
         job_id = client.submit(job_spec)["jobId"]
@@ -288,7 +323,6 @@ def test_the_status_and_the_webhook_report_the_audio_and_the_warnings(
     assert "clip_cut_at_end" in codes and "voice_substituted" in codes
     cut = next(w for w in doc["warnings"] if w["code"] == "clip_cut_at_end")
     assert cut["message"].startswith("timeline[2] (audio asset 'blip') runs past the video's end")
-    assert webhook_receiver.arrived.wait(10)
-    (hook,) = webhook_receiver.requests
+    (hook,) = webhook_receiver.wait_for(1)
     payload = hook.json()
     assert payload["output"]["audio"] == audio and payload["warnings"] == doc["warnings"]

@@ -1,4 +1,5 @@
-"""Real servers for the asset tests: HTTP(S) on 127.0.0.x (random port) and moto's S3 server.
+"""Real servers for the asset tests: HTTP(S) on 127.0.0.x (random port, the shared
+``recording_server`` of tests/conftest.py) and moto's S3 server.
 
 Test modules are imported in importlib mode, so they reach these helpers through fixtures (and
 import the names only for type checking).
@@ -9,194 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import ssl
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
 from botocore.config import Config
 
-Route = Callable[[BaseHTTPRequestHandler], None]
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class RecordingServer:
-    """A threaded HTTP server that answers through ``routes`` and records every request."""
-
-    host: str = "127.0.0.1"
-    ssl_context: ssl.SSLContext | None = None
-    routes: dict[str, Route] = field(default_factory=dict)
-    seen: list[Seen] = field(default_factory=list)
-    sni_names: list[str | None] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self._httpd = _Server((self.host, 0), _handler_class(self))
-        if self.ssl_context is not None:
-            self.ssl_context.sni_callback = self._record_sni
-            self._httpd.socket = self.ssl_context.wrap_socket(self._httpd.socket, server_side=True)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
-    def url(self, path: str, *, host: str | None = None) -> str:
-        scheme = "https" if self.ssl_context else "http"
-        return f"{scheme}://{host or self.host}:{self.port}{path}"
-
-    def count(self, path: str | None = None) -> int:
-        with self._lock:
-            return sum(1 for s in self.seen if path is None or s.path.split("?")[0] == path)
-
-    def record(self, seen: Seen) -> None:
-        with self._lock:
-            self.seen.append(seen)
-
-    # routes: what the server answers on a path
-    def serve(
-        self, path: str, body: bytes, *, content_type: str = "application/octet-stream", length: bool = True
-    ) -> None:
-        self.routes[path] = serve_bytes(body, content_type=content_type, length=length)
-
-    def fail_then_serve(self, path: str, status: int, failures: int, body: bytes) -> None:
-        self.routes[path] = fail_then_serve(status, failures, body)
-
-    def always(self, path: str, status: int) -> None:
-        self.routes[path] = always(status)
-
-    def slow(self, path: str, delay_s: float, body: bytes) -> None:
-        self.routes[path] = slow(delay_s, body)
-
-    def drip(self, path: str, chunk: bytes, chunks: int, interval_s: float) -> None:
-        self.routes[path] = drip(chunk, chunks, interval_s)
-
-    def redirect(self, path: str, location: str, status: int = 302) -> None:
-        self.routes[path] = redirect(location, status)
-
-    def _record_sni(self, _sock: object, name: str | None, _ctx: object) -> None:
-        self.sni_names.append(name)
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # clients that hang up on purpose (size cap, timeouts) are not errors here
-
-
-def _handler_class(server: RecordingServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _dispatch(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            server.record(Seen(self.command, self.path, dict(self.headers.items()), body))
-            route = server.routes.get(self.path.split("?")[0])
-            if route is None:
-                send_status(self, 404)
-            else:
-                route(self)
-
-        do_GET = do_POST = do_PUT = _dispatch
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
-
-
-# --- routes ------------------------------------------------------------------------------------
-
-
-def send_status(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"") -> None:
-    handler.send_response(status)
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
-
-
-def serve_bytes(body: bytes, *, content_type: str = "application/octet-stream", length: bool = True) -> Route:
-    """200 with ``body``; without ``length`` the body ends when the connection closes (HTTP/1.0)."""
-
-    def route(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Type", content_type)
-        if length:
-            handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        for start in range(0, len(body), 8192):
-            handler.wfile.write(body[start : start + 8192])
-
-    return route
-
-
-def fail_then_serve(status: int, failures: int, body: bytes) -> Route:
-    remaining = [failures]
-
-    def route(handler: BaseHTTPRequestHandler) -> None:
-        if remaining[0] > 0:
-            remaining[0] -= 1
-            send_status(handler, status, b"try later")
-        else:
-            serve_bytes(body)(handler)
-
-    return route
-
-
-def always(status: int) -> Route:
-    return lambda handler: send_status(handler, status, b"no")
-
-
-def slow(delay_s: float, body: bytes) -> Route:
-    def route(handler: BaseHTTPRequestHandler) -> None:
-        time.sleep(delay_s)
-        serve_bytes(body)(handler)
-
-    return route
-
-
-def drip(chunk: bytes, chunks: int, interval_s: float) -> Route:
-    """A slow but steady body: ``chunks`` pieces, one every ``interval_s``."""
-
-    def route(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(200)
-        handler.send_header("Content-Length", str(len(chunk) * chunks))
-        handler.end_headers()
-        for _ in range(chunks):
-            handler.wfile.write(chunk)
-            handler.wfile.flush()
-            time.sleep(interval_s)
-
-    return route
-
-
-def redirect(location: str, status: int = 302) -> Route:
-    def route(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(status)
-        handler.send_header("Location", location)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
-
-    return route
-
+if TYPE_CHECKING:
+    from conftest import RecordingServer  # tests/conftest.py
 
 # --- TLS ---------------------------------------------------------------------------------------
 
@@ -309,21 +133,17 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def http_server() -> Iterator[RecordingServer]:
-    server = RecordingServer()
-    yield server
-    server.close()
+def http_server(recording_server: Callable[..., RecordingServer]) -> RecordingServer:
+    return recording_server()
 
 
 @pytest.fixture
-def second_loopback_server() -> Iterator[RecordingServer]:
+def second_loopback_server(recording_server: Callable[..., RecordingServer]) -> RecordingServer:
     """A server on 127.0.0.2: loopback, but outside an allow-list of 127.0.0.1/32."""
     try:
-        server = RecordingServer(host="127.0.0.2")
+        return recording_server(host="127.0.0.2")
     except OSError as exc:
         pytest.skip(f"cannot bind 127.0.0.2 here: {exc}")
-    yield server
-    server.close()
 
 
 @pytest.fixture(scope="session")
@@ -332,10 +152,10 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
 
 
 @pytest.fixture
-def https_server(certificates: Certificates) -> Iterator[RecordingServer]:
-    server = RecordingServer(ssl_context=certificates.server_context())
-    yield server
-    server.close()
+def https_server(
+    recording_server: Callable[..., RecordingServer], certificates: Certificates
+) -> RecordingServer:
+    return recording_server(ssl_context=certificates.server_context())
 
 
 @pytest.fixture

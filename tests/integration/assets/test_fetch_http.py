@@ -307,7 +307,7 @@ def test_https_connects_to_the_vetted_address_with_sni_and_verification(
 
     assert paths["voice"].read_bytes() == BODY
     assert https_server.sni_names == [certificates.hostname]
-    assert https_server.seen[0].headers["Host"] == f"{certificates.hostname}:{https_server.port}"
+    assert https_server.received()[0].headers["Host"] == f"{certificates.hostname}:{https_server.port}"
 
 
 def test_https_certificate_for_another_name_is_a_failure(

@@ -71,7 +71,7 @@ def test_pinned_connection_keeps_the_host_header(http_server: RecordingServer, r
         response = client.get(f"http://assets.test:{http_server.port}/x")
 
     assert response.status_code == 200
-    assert http_server.seen[0].headers["Host"] == f"assets.test:{http_server.port}"
+    assert http_server.received()[0].headers["Host"] == f"assets.test:{http_server.port}"
 
 
 def test_tls_uses_the_host_name_for_sni_and_verification(
@@ -111,7 +111,7 @@ def test_guarded_request_posts_like_a_webhook(http_server: RecordingServer) -> N
         )
 
     assert response.status_code == 204
-    seen = http_server.seen[0]
+    seen = http_server.received()[0]
     assert (seen.method, json.loads(seen.body), seen.headers["X-Custom"]) == ("POST", body, "yes")
 
 

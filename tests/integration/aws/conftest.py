@@ -8,14 +8,11 @@ import base64
 import io
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -23,6 +20,9 @@ from autovid import samples
 from autovid.adapters.aws.clients import AwsClients
 from autovid.adapters.aws.emulator import Emulator, environment, start
 from autovid.adapters.aws.provision import Resources, provision
+
+if TYPE_CHECKING:
+    from conftest import RecordingServer  # tests/conftest.py
 
 MAX_RECEIVES = 3
 WEBHOOK_SECRET = "test-webhook-secret"
@@ -154,60 +154,11 @@ def receive_raw(clients: AwsClients, queue_url: str, *, count: int = 1, wait_s: 
 # --- a loopback HTTP server ----------------------------------------------------------------------
 
 
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-class Loopback:
-    """Records every request; answers ``routes[path]`` (status, body) or 204."""
-
-    def __init__(self) -> None:
-        self.requests: list[Received] = []
-        self.routes: dict[str, tuple[int, bytes]] = {}
-        self._lock = threading.Lock()
-        loopback = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                with loopback._lock:
-                    loopback.requests.append(Received(self.command, self.path, dict(self.headers), body))
-                status, payload = loopback.routes.get(self.path, (204, b""))
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                if payload and self.command != "HEAD":
-                    self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_HEAD = _answer
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def received(self, path: str) -> list[Received]:
-        with self._lock:
-            return [r for r in self.requests if r.path == path]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def loopback() -> Iterator[Loopback]:
-    server = Loopback()
-    yield server
-    server.close()
+def loopback(recording_server: Callable[..., RecordingServer]) -> RecordingServer:
+    """A real HTTP server (tests/conftest.py) that records every request and answers 204 unless
+    a route says otherwise."""
+    return recording_server(default_status=204)
 
 
 # --- the Lambdas, invoked as Lambda would ---------------------------------------------------------

@@ -4,18 +4,15 @@ receiver on 127.0.0.1."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,37 +21,16 @@ from autovid.bootstrap import Container, bootstrap
 from autovid.config import Settings
 from autovid.jobs.model import Job
 
+if TYPE_CHECKING:
+    from conftest import RecordingServer  # tests/conftest.py
+
 WORKER_SCRIPT = Path(__file__).with_name("worker_proc.py")
 
 
-@dataclass
-class Hooks:
-    url: str
-    bodies: list[dict[str, Any]] = field(default_factory=list)
-
-
 @pytest.fixture
-def hooks() -> Iterator[Hooks]:
-    received = Hooks(url="")
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            with lock:
-                received.bodies.append(json.loads(body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    received.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield received
-    server.shutdown()
-    server.server_close()
+def hooks(recording_server: Callable[..., RecordingServer]) -> RecordingServer:
+    """A real HTTP server (tests/conftest.py) for the webhooks, at ``url("/hook")``."""
+    return recording_server(default_status=204)
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import stat
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -52,10 +51,15 @@ def test_tampered_signature_expiry_or_key_is_refused(blobs: LocalBlobStore, tmp_
 
 
 def test_an_expired_url_is_refused(blobs: LocalBlobStore) -> None:
-    url, expires_at = blobs.download_url("outputs/j/out.mp4", expires_s=1)
-    time.sleep(max(0.0, expires_at.timestamp() - time.time()) + 1.1)
+    now = [1_700_000_000.0]
+    clocked = LocalBlobStore(blobs.root, Signer(b"s" * 32), "http://h:1", clock=lambda: now[0])
+    url, expires_at = clocked.download_url("outputs/j/out.mp4", expires_s=60)
+    assert expires_at.timestamp() == now[0] + 60
+    now[0] += 60  # the last second of the link's life
+    assert clocked.verify_download(*_parts(url)).read_bytes() == b"payload"
+    now[0] += 1
     with pytest.raises(StorageError, match="expired"):
-        blobs.verify_download(*_parts(url))
+        clocked.verify_download(*_parts(url))
 
 
 def test_a_url_signed_by_another_deployment_is_refused(blobs: LocalBlobStore, tmp_path: Path) -> None:

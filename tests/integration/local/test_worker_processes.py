@@ -8,6 +8,7 @@ import os
 import signal
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 def test_a_worker_killed_mid_render_loses_nothing_and_the_job_completes_once(cluster, hooks) -> None:
     c = cluster()
-    job = c.submit(webhook_url=hooks.url)
+    job = c.submit(webhook_url=hooks.url("/hook"))
     doomed = c.start_worker("slow", "--render-s", "60")
     c.wait_for(lambda: any(e == "start" for e, *_ in c.renders()), 30, "the first render to start")
     assert c.job(job.job_id).status == JobStatus.PROCESSING
@@ -32,15 +33,16 @@ def test_a_worker_killed_mid_render_loses_nothing_and_the_job_completes_once(clu
     rescuer = c.start_worker("fast")
     c.wait_for(lambda: c.job(job.job_id).webhook_delivery is not None, 30, "the job to complete")
 
-    time.sleep(1.5)  # longer than a lease: nothing renders or notifies again
+    # Once the message is deleted nothing can deliver the job again, so no render or webhook follows.
+    idle = {"visible": 0, "in_flight": 0, "dead": 0}
+    c.wait_for(lambda: c.container.queue.counts() == idle, 30, "the message to be deleted")
     done = c.job(job.job_id)
     assert done.status == JobStatus.COMPLETED and done.attempts == 2
     assert c.container.blobs.exists(done.output.key)
     starts = [pid for event, pid, *_ in c.renders() if event == "start"]
     finishes = [pid for event, pid, *_ in c.renders() if event == "finish"]
     assert starts == [doomed.pid, rescuer.pid] and finishes == [rescuer.pid]
-    assert [b["status"] for b in hooks.bodies] == ["completed"]
-    assert c.container.queue.counts() == {"visible": 0, "in_flight": 0, "dead": 0}
+    assert [r.json()["status"] for r in hooks.received("/hook")] == ["completed"]
 
 
 def test_a_poison_job_is_dead_lettered_after_three_receives_while_others_complete(cluster) -> None:
@@ -71,11 +73,18 @@ def test_a_poison_job_is_dead_lettered_after_three_receives_while_others_complet
 def test_sigterm_lets_the_running_job_finish(cluster) -> None:
     c = cluster()
     job = c.submit()
-    worker = c.start_worker("slow", "--render-s", "1.5")
+    worker = c.start_worker("slow", "--render-s", "3")
     c.wait_for(lambda: bool(c.renders()), 30, "the render to start")
+    signalled_at = datetime.now(UTC)
     worker.send_signal(signal.SIGTERM)
+    # the job was mid-render when the signal came: processing, started, not finished
+    running = c.job(job.job_id)
+    assert running.status == JobStatus.PROCESSING and running.completed_at is None
+    assert [event for event, *_ in c.renders()] == ["start"]
     assert worker.wait(timeout=20) == 0
-    assert c.job(job.job_id).status == JobStatus.COMPLETED
+    done = c.job(job.job_id)
+    assert done.status == JobStatus.COMPLETED and done.completed_at > signalled_at
+    assert [event for event, *_ in c.renders()] == ["start", "finish"]
 
 
 def test_sigterm_past_the_grace_period_gives_the_job_back(cluster) -> None:

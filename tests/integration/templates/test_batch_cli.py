@@ -9,11 +9,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -25,36 +23,23 @@ from autovid.spec.validation import parse_spec
 from autovid.templates import parse_template, rows_from_csv, substitute
 from tests.integration.render.conftest import SR, decode_audio
 
+if TYPE_CHECKING:
+    from conftest import RecordingServer  # tests/conftest.py
+
 ENV = {"AUTOVID_TTS_ENGINE": "espeak", "AUTOVID_ALLOW_PRIVATE_URLS": "true", "AUTOVID_ALLOW_HTTP": "true"}
 # Cy's greeting would end the SSML document if it were markup: it is spoken instead.
 ROWS = 'firstName,greeting\nAda,\nBartholomew,Good evening\nCy,"</speak><speak> Hey & ""you"""\nX/Y,\n'
 
 
-class _CountingServer(ThreadingHTTPServer):
-    gets: list[str]
-
-
-class _Handler(SimpleHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.server.gets.append(self.path)  # type: ignore[attr-defined]
-        super().do_GET()
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
 @pytest.fixture
-def media_server(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
-    served = tmp_path / "served"
-    served.mkdir()
-    samples.make_music_loop(served / "music.mp3", duration_s=3.0)
-    server = _CountingServer(("127.0.0.1", 0), partial(_Handler, directory=str(served)))
-    server.gets = []
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", server.gets
-    server.shutdown()
-    server.server_close()
+def media_server(recording_server: Callable[..., RecordingServer], tmp_path: Path) -> RecordingServer:
+    """A real HTTP server (tests/conftest.py) with the rows' shared music at ``/music.mp3``."""
+    music = tmp_path / "served" / "music.mp3"
+    music.parent.mkdir()
+    samples.make_music_loop(music, duration_s=3.0)
+    server = recording_server()
+    server.serve("/music.mp3", music.read_bytes(), content_type="audio/mpeg")
+    return server
 
 
 def write_template(folder: Path, music_url: str) -> Path:
@@ -91,9 +76,8 @@ def write_template(folder: Path, music_url: str) -> Path:
     return path
 
 
-def test_batch_rows_equal_direct_renders(tmp_path: Path, media_server: tuple[str, list[str]]) -> None:
-    url, gets = media_server
-    template_path = write_template(tmp_path, url)
+def test_batch_rows_equal_direct_renders(tmp_path: Path, media_server: RecordingServer) -> None:
+    template_path = write_template(tmp_path, media_server.url())
     (tmp_path / "rows.csv").write_text(ROWS)
     out = tmp_path / "out"
     done = subprocess.run(
@@ -109,13 +93,14 @@ def test_batch_rows_equal_direct_renders(tmp_path: Path, media_server: tuple[str
     names = ["hello-Ada.mp4", "hello-Bartholomew.mp4", "hello-Cy.mp4"]
     assert done.stdout.split() == [str(out / name) for name in names]
     assert sorted(p.name for p in out.iterdir()) == names  # no partial files, no shared-asset folder
-    assert gets == ["/music.mp3"]  # fetched once for the three rows
+    fetches = [(r.method, r.path) for r in media_server.received()]
+    assert fetches == [("GET", "/music.mp3")]  # once for all the rows
     assert "videos per minute" in done.stderr
 
     template = parse_template(template_path.read_bytes())
     rows = rows_from_csv(template, ROWS)
     settings = Settings(
-        tts_engine="espeak", allow_private_urls=True, allow_http=True, data_dir=tmp_path / "d2"
+        speech_engine="espeak", allow_private_urls=True, allow_http=True, data_dir=tmp_path / "d2"
     )
     renderer = build_renderer(settings, base_dir=tmp_path, allowed_roots=[tmp_path])
     decoded = []

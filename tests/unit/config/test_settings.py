@@ -52,3 +52,13 @@ def test_bad_values_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOVID_BACKEND", "aws")
     with pytest.raises(ValidationError, match="S3_BUCKET_NAME"):
         Settings()
+
+
+def test_the_speech_engine_is_the_configured_one_or_the_backends(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AUTOVID_TTS_ENGINE", raising=False)
+    assert Settings().speech_engine == "espeak"
+    aws = {"s3_bucket_name": "b", "jobs_table_name": "t", "jobs_queue_url": "http://q"}
+    assert Settings(backend="aws", **aws).speech_engine == "polly"
+    monkeypatch.setenv("AUTOVID_TTS_ENGINE", "polly")
+    assert Settings().speech_engine == "polly"
+    assert Settings(speech_engine="espeak").speech_engine == "espeak"

@@ -6,15 +6,15 @@ for CloudFormation's pre-signed response URL.
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 import types
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import RecordingServer  # tests/conftest.py
 
 # S3 general purpose bucket names: 3-63 characters, lower-case letters, digits, dots and hyphens,
 # starting and ending with a letter or digit.
@@ -22,38 +22,13 @@ BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 ACCOUNT_ID = "123456789012"
 
 
-class ResponseRecorder(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]]
-
-    def do_PUT(self) -> None:
-        length = int(self.headers["Content-Length"])
-        self.received.append(
-            {
-                "path": self.path,
-                "content_type": self.headers.get("Content-Type"),
-                "body": json.loads(self.rfile.read(length)),
-            }
-        )
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
-        pass
+RESPONSE_PATH = "/response?X-Amz-Signature=abc"
 
 
 @pytest.fixture
-def response_server() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-    handler = type("Recorder", (ResponseRecorder,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/response?X-Amz-Signature=abc", received
-    finally:
-        server.shutdown()
-        server.server_close()
+def response_server(recording_server: Callable[..., RecordingServer]) -> RecordingServer:
+    """Stands in for CloudFormation's pre-signed response URL (tests/conftest.py's server)."""
+    return recording_server(default_status=200)
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +64,14 @@ def event(request_type: str, response_url: str, properties: dict[str, str], **ex
 def test_create_lower_cases_the_stack_name(
     naming_module: types.ModuleType,
     naming_properties: dict[str, str],
-    response_server: tuple[str, list[dict[str, Any]]],
+    response_server: RecordingServer,
 ) -> None:
-    url, received = response_server
+    url = response_server.url(RESPONSE_PATH)
     naming_module.handler(event("Create", url, {**naming_properties, "StackName": "AutoVid-Prod"}), None)
-    (response,) = received
-    assert response["path"] == "/response?X-Amz-Signature=abc"
-    assert response["content_type"] == ""  # the pre-signed URL was signed without one
-    body = response["body"]
+    (response,) = response_server.received()
+    assert (response.method, response.path) == ("PUT", RESPONSE_PATH)
+    assert response.headers["Content-Type"] == ""  # the pre-signed URL was signed without one
+    body = response.json()
     assert body["Status"] == "SUCCESS"
     assert body["Data"] == {
         "StackNameLower": "autovid-prod",
@@ -114,13 +89,13 @@ def test_create_lower_cases_the_stack_name(
 def test_longest_allowed_stack_name_fits_and_one_more_character_fails(
     naming_module: types.ModuleType,
     naming_properties: dict[str, str],
-    response_server: tuple[str, list[dict[str, Any]]],
+    response_server: RecordingServer,
 ) -> None:
-    url, received = response_server
+    url = response_server.url(RESPONSE_PATH)
     fitting = "A" * 31  # 63 - len("auto-vid-s3-bucket-") - len("-123456789012")
     naming_module.handler(event("Create", url, {**naming_properties, "StackName": fitting}), None)
     naming_module.handler(event("Create", url, {**naming_properties, "StackName": fitting + "b"}), None)
-    ok, too_long = (response["body"] for response in received)
+    ok, too_long = (response.json() for response in response_server.received())
     assert ok["Status"] == "SUCCESS"
     assert len(ok["Data"]["BucketName"]) == 63
     assert BUCKET_NAME.match(ok["Data"]["BucketName"])
@@ -133,14 +108,14 @@ def test_longest_allowed_stack_name_fits_and_one_more_character_fails(
 def test_update_keeps_the_physical_id_and_delete_just_answers(
     naming_module: types.ModuleType,
     naming_properties: dict[str, str],
-    response_server: tuple[str, list[dict[str, Any]]],
+    response_server: RecordingServer,
 ) -> None:
-    url, received = response_server
+    url = response_server.url(RESPONSE_PATH)
     physical = f"auto-vid-s3-bucket-autovid-{ACCOUNT_ID}"
     properties = {**naming_properties, "StackName": "AutoVid"}
     naming_module.handler(event("Update", url, properties, PhysicalResourceId=physical), None)
     naming_module.handler(event("Delete", url, properties, PhysicalResourceId=physical), None)
-    update, delete = (response["body"] for response in received)
+    update, delete = (response.json() for response in response_server.received())
     assert update["Status"] == "SUCCESS"
     assert update["PhysicalResourceId"] == physical
     assert update["Data"]["BucketName"] == physical
@@ -151,10 +126,10 @@ def test_update_keeps_the_physical_id_and_delete_just_answers(
 
 def test_missing_property_is_reported_not_raised(
     naming_module: types.ModuleType,
-    response_server: tuple[str, list[dict[str, Any]]],
+    response_server: RecordingServer,
 ) -> None:
-    url, received = response_server
+    url = response_server.url(RESPONSE_PATH)
     naming_module.handler(event("Create", url, {"StackName": "AutoVid"}), None)
-    (response,) = received
-    assert response["body"]["Status"] == "FAILED"
-    assert "BucketPrefix" in response["body"]["Reason"]
+    (response,) = response_server.received()
+    assert response.json()["Status"] == "FAILED"
+    assert "BucketPrefix" in response.json()["Reason"]

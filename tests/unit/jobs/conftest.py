@@ -4,14 +4,12 @@ receiver on 127.0.0.1."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,62 +22,16 @@ from autovid.jobs.model import Job
 from autovid.jobs.processor import ProcessorOptions
 from autovid.render.pipeline import RenderResult
 
+if TYPE_CHECKING:
+    from conftest import RecordingServer  # tests/conftest.py
+
 # --- webhook receiver -------------------------------------------------------------------------
 
 
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class WebhookReceiver:
-    """A real HTTP server; ``statuses[path]`` lists the answers to give, in order (then 200)."""
-
-    url: str
-    requests: list[Received] = field(default_factory=list)
-    statuses: dict[str, list[int]] = field(default_factory=dict)
-    delay_s: dict[str, float] = field(default_factory=dict)
-
-    def for_path(self, path: str) -> list[Received]:
-        return [r for r in self.requests if r.path == path]
-
-
 @pytest.fixture
-def webhook_receiver() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver(url="")
-    lock = threading.Lock()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _handle(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            with lock:
-                receiver.requests.append(Received(self.command, self.path, dict(self.headers.items()), body))
-                answers = receiver.statuses.get(self.path) or []
-                status = answers.pop(0) if answers else 200
-            time.sleep(receiver.delay_s.get(self.path, 0.0))
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_POST = do_PUT = _handle
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    server.shutdown()
-    server.server_close()
+def webhook_receiver(recording_server: Callable[..., RecordingServer]) -> RecordingServer:
+    """A real HTTP server (tests/conftest.py) that answers 200 unless told otherwise."""
+    return recording_server(default_status=200)
 
 
 # --- scripted render --------------------------------------------------------------------------

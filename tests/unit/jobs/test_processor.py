@@ -16,7 +16,7 @@ from autovid.render.media import probe
 
 def test_a_job_renders_stores_completes_and_notifies(make, scripted, spec, webhook_receiver) -> None:
     env = make(scripted(duration_s=0.3))
-    job = env.service.submit(spec(webhook_receiver.url + "/hook"), owner="key-a")
+    job = env.service.submit(spec(webhook_receiver.url("/hook")), owner="key-a")
 
     outcome = env.processor.process(env.receive())
 
@@ -32,7 +32,7 @@ def test_a_job_renders_stores_completes_and_notifies(make, scripted, spec, webho
     assert done.progress.stage == "done" and done.progress.percent == 100.0
     assert done.webhook_delivery["delivered"] is True and done.webhook_delivery["attempts"] == 1
     assert env.queue.counts() == {"visible": 0, "in_flight": 0, "dead": 0}
-    assert len(webhook_receiver.for_path("/hook")) == 1
+    assert len(webhook_receiver.received("/hook")) == 1
 
 
 def test_progress_is_written_monotonically_through_every_stage(make, scripted, spec) -> None:
@@ -69,7 +69,7 @@ def test_status_document_of_a_completed_job(make, scripted, spec) -> None:
 
 def test_a_permanent_error_fails_at_once(make, scripted, spec, webhook_receiver) -> None:
     env = make(scripted(MediaError("base video: moov atom not found (corrupt file)")))
-    job = env.service.submit(spec(webhook_receiver.url + "/hook"), owner="key-a")
+    job = env.service.submit(spec(webhook_receiver.url("/hook")), owner="key-a")
 
     assert env.processor.process(env.receive()) == Outcome.FAILED
 
@@ -78,7 +78,7 @@ def test_a_permanent_error_fails_at_once(make, scripted, spec, webhook_receiver)
     assert failed.error == "base video: moov atom not found (corrupt file)"
     assert env.service.status_document(failed)["error"] == failed.error
     assert env.queue.counts() == {"visible": 0, "in_flight": 0, "dead": 0}
-    (hook,) = webhook_receiver.for_path("/hook")
+    (hook,) = webhook_receiver.received("/hook")
     assert hook.json()["status"] == "failed" and hook.json()["error"] == failed.error
 
 
@@ -217,11 +217,11 @@ def test_a_job_whose_worker_died_is_dead_lettered_with_a_clear_error(make, scrip
     env = make(scripted(), lease_s=0.3)
     job = env.service.submit(spec(), owner="key-a")
     for _ in range(3):
-        message = env.receive()
+        message = env.receive(wait_s=5.0)  # each comes back once the last lease has run out
         env.processor._claim(env.service.get(job.job_id, owner="key-a"), message)  # then "crash"
-        time.sleep(0.35)
-    # WHEN the next receive happens THEN the queue dead-letters it and the job fails.
-    assert env.queue.receive(wait_s=0.2) == []
+    # WHEN the next receive happens (watched well past the last lease) THEN the queue
+    # dead-letters it and the job fails.
+    assert env.queue.receive(wait_s=1.5) == []
     failed = env.service.get(job.job_id, owner="key-a")
     assert failed.status == JobStatus.FAILED
     assert failed.error.startswith("dead-lettered after 3 failed receives: the worker stopped")
@@ -230,7 +230,7 @@ def test_a_job_whose_worker_died_is_dead_lettered_with_a_clear_error(make, scrip
 
 def test_a_missed_webhook_is_sent_when_the_message_comes_back(make, scripted, spec, webhook_receiver) -> None:
     env = make(scripted())
-    job = env.service.submit(spec(webhook_receiver.url + "/late"), owner="key-a")
+    job = env.service.submit(spec(webhook_receiver.url("/late")), owner="key-a")
     message = env.receive()
     env.processor.webhooks, sender = None, env.processor.webhooks  # the worker dies before sending
     env.processor.process(message)
@@ -238,7 +238,7 @@ def test_a_missed_webhook_is_sent_when_the_message_comes_back(make, scripted, sp
     env.queue.send(job.job_id)
     env.processor.webhooks = sender
     assert env.processor.process(env.receive()) == Outcome.SKIPPED
-    assert len(webhook_receiver.for_path("/late")) == 1
+    assert len(webhook_receiver.received("/late")) == 1
     assert env.service.get(job.job_id, owner="key-a").webhook_delivery["delivered"] is True
 
 

@@ -41,9 +41,9 @@ def sender(sleeps: list[float]) -> HttpWebhookSender:
 
 
 def test_the_signature_verifies_over_timestamp_and_body(sender, webhook_receiver) -> None:
-    delivery = sender.deliver(webhook_receiver.url + "/ok", {"jobId": "j1", "status": "completed"})
+    delivery = sender.deliver(webhook_receiver.url("/ok"), {"jobId": "j1", "status": "completed"})
     assert delivery.delivered and delivery.attempts == 1 and delivery.status_code == 200
-    (request,) = webhook_receiver.requests
+    (request,) = webhook_receiver.received()
     timestamp = request.headers[TIMESTAMP_HEADER]
     assert abs(int(timestamp) - time.time()) < 5
     assert request.headers[SIGNATURE_HEADER].startswith("sha256=")
@@ -55,31 +55,31 @@ def test_the_signature_verifies_over_timestamp_and_body(sender, webhook_receiver
 
 
 def test_a_4xx_answer_is_not_retried(sender, webhook_receiver, sleeps) -> None:
-    webhook_receiver.statuses["/gone"] = [410, 410, 410]
-    delivery = sender.deliver(webhook_receiver.url + "/gone", {"jobId": "j1"})
+    webhook_receiver.answer("/gone", 410, 410, 410)
+    delivery = sender.deliver(webhook_receiver.url("/gone"), {"jobId": "j1"})
     assert not delivery.delivered
     assert delivery.attempts == 1 and delivery.status_code == 410 and "410" in delivery.error
-    assert len(webhook_receiver.for_path("/gone")) == 1
+    assert len(webhook_receiver.received("/gone")) == 1
     assert sleeps == []
 
 
 def test_a_5xx_answer_is_retried_three_times_with_backoff(sender, webhook_receiver, sleeps) -> None:
-    webhook_receiver.statuses["/flaky"] = [503, 502, 500]
-    delivery = sender.deliver(webhook_receiver.url + "/flaky", {"jobId": "j1"})
+    webhook_receiver.answer("/flaky", 503, 502, 500)
+    delivery = sender.deliver(webhook_receiver.url("/flaky"), {"jobId": "j1"})
     assert not delivery.delivered and delivery.attempts == 3 and delivery.status_code == 500
-    assert len(webhook_receiver.for_path("/flaky")) == 3
+    assert len(webhook_receiver.received("/flaky")) == 3
     assert sleeps == [0.01, 0.02]
 
 
 def test_a_5xx_then_success_is_delivered(sender, webhook_receiver, sleeps) -> None:
-    webhook_receiver.statuses["/flaky"] = [503]
-    delivery = sender.deliver(webhook_receiver.url + "/flaky", {"jobId": "j1"})
+    webhook_receiver.answer("/flaky", 503)
+    delivery = sender.deliver(webhook_receiver.url("/flaky"), {"jobId": "j1"})
     assert delivery.delivered and delivery.attempts == 2 and delivery.error is None
 
 
 def test_timeouts_are_retried(sender, webhook_receiver) -> None:
-    webhook_receiver.delay_s["/slow"] = 1.0
-    delivery = sender.deliver(webhook_receiver.url + "/slow", {"jobId": "j1"})
+    webhook_receiver.slow("/slow", 1.0, b"")
+    delivery = sender.deliver(webhook_receiver.url("/slow"), {"jobId": "j1"})
     assert not delivery.delivered and delivery.attempts == 3
     assert delivery.error == "timed out after 0.5 s"
 
@@ -99,20 +99,20 @@ def test_connection_errors_are_retried(sender) -> None:
 
 def test_custom_headers_and_put(sender, webhook_receiver) -> None:
     sender.deliver(
-        webhook_receiver.url + "/put",
+        webhook_receiver.url("/put"),
         {"jobId": "j1"},
         method="PUT",
         headers={"Authorization": "Bearer abc", "X-Trace": "t-1", "Content-Type": "text/evil"},
     )
-    (request,) = webhook_receiver.requests
+    (request,) = webhook_receiver.received()
     assert request.method == "PUT"
     assert request.headers["Authorization"] == "Bearer abc" and request.headers["X-Trace"] == "t-1"
     assert request.headers["Content-Type"] == "application/json"  # a spec cannot change the body type
 
 
 def test_a_spec_cannot_forge_the_signature_headers(sender, webhook_receiver) -> None:
-    sender.deliver(webhook_receiver.url + "/x", {"a": 1}, headers={SIGNATURE_HEADER: "sha256=forged"})
-    (request,) = webhook_receiver.requests
+    sender.deliver(webhook_receiver.url("/x"), {"a": 1}, headers={SIGNATURE_HEADER: "sha256=forged"})
+    (request,) = webhook_receiver.received()
     assert request.headers[SIGNATURE_HEADER] != "sha256=forged"
     assert verify_signature(
         SECRET, request.headers[TIMESTAMP_HEADER], request.body, request.headers[SIGNATURE_HEADER]
@@ -121,17 +121,17 @@ def test_a_spec_cannot_forge_the_signature_headers(sender, webhook_receiver) -> 
 
 def test_private_targets_are_refused_unless_allowed(webhook_receiver, sleeps) -> None:
     guarded = HttpWebhookSender(SECRET, allow_private=False, allow_http=True, sleep=sleeps.append)
-    delivery = guarded.deliver(webhook_receiver.url + "/internal", {"jobId": "j1"})
+    delivery = guarded.deliver(webhook_receiver.url("/internal"), {"jobId": "j1"})
     assert not delivery.delivered and delivery.attempts == 1 and delivery.status_code is None
     assert "127.0.0.1" in delivery.error or "loopback" in delivery.error
-    assert webhook_receiver.requests == [] and sleeps == []
+    assert webhook_receiver.received() == [] and sleeps == []
 
 
 def test_the_job_webhook_payload_has_exactly_the_seed_shape(make, scripted, spec, webhook_receiver) -> None:
     env = make(scripted())
     job = env.service.submit(
         spec(
-            webhook_receiver.url + "/done",
+            webhook_receiver.url("/done"),
             method="PUT",
             headers={"X-Api-Token": "secret-token"},
             metadata={"project": "demo", "priority": "high", "n": 3, "ok": True},
@@ -139,7 +139,7 @@ def test_the_job_webhook_payload_has_exactly_the_seed_shape(make, scripted, spec
         owner="key-a",
     )
     env.processor.process(env.receive())
-    (request,) = webhook_receiver.for_path("/done")
+    (request,) = webhook_receiver.received("/done")
     assert request.method == "PUT" and request.headers["X-Api-Token"] == "secret-token"
     payload = request.json()
     assert set(payload) == SEED_KEYS
@@ -160,8 +160,8 @@ def test_an_undelivered_webhook_is_recorded_and_the_job_stays_completed(
     make, scripted, spec, webhook_receiver
 ) -> None:
     env = make(scripted())
-    webhook_receiver.statuses["/broken"] = [500, 500, 500]
-    job = env.service.submit(spec(webhook_receiver.url + "/broken"), owner="key-a")
+    webhook_receiver.answer("/broken", 500, 500, 500)
+    job = env.service.submit(spec(webhook_receiver.url("/broken")), owner="key-a")
     env.processor.process(env.receive())
     record = env.service.get(job.job_id, owner="key-a")
     assert record.status == JobStatus.COMPLETED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -24,9 +24,16 @@ class LocalBlobStore(BlobStore):
     """
 
     def __init__(
-        self, root: Path, signer: Signer, public_url: str, *, prefixes: Sequence[str] | None = None
+        self,
+        root: Path,
+        signer: Signer,
+        public_url: str,
+        *,
+        prefixes: Sequence[str] | None = None,
+        clock: Callable[[], float] = time.time,  # epoch seconds; tests move it past an expiry
     ) -> None:
         self.root = root.resolve()
+        self._clock = clock
         self.prefixes = tuple(prefixes) if prefixes else None
         self.root.mkdir(parents=True, exist_ok=True)
         self._signer = signer
@@ -56,7 +63,7 @@ class LocalBlobStore(BlobStore):
 
     def download_url(self, key: str, *, expires_s: int) -> tuple[str, datetime]:
         self.path_for(key)  # refuses bad keys before signing them
-        expires = int(time.time()) + int(expires_s)
+        expires = int(self._clock()) + int(expires_s)
         signature = self._signer.sign(_signed_text(key, expires))
         url = f"{self._public_url}/files/{quote(key)}?expires={expires}&signature={signature}"
         return url, datetime.fromtimestamp(expires, UTC)
@@ -75,7 +82,7 @@ class LocalBlobStore(BlobStore):
             raise StorageError("download link is invalid: 'expires' must be an integer") from None
         if not self._signer.verify(_signed_text(key, expires_at), signature or ""):
             raise StorageError("download link is invalid: bad signature")
-        if expires_at < time.time():
+        if expires_at < self._clock():
             raise StorageError("download link has expired")
         path = self.path_for(key)
         if not path.is_file():

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from autovid.auth import plans
 from autovid.config import Settings
 from autovid.entrypoints.cli import app
 from autovid.entrypoints.cli.render import console, make_example_media, progress_bar
@@ -186,9 +187,14 @@ def _plan(rate: float, burst: int, quota: int) -> UsagePlan:
         raise typer.Exit(2) from None
 
 
-RateOption = typer.Option(2.0, "--rate", help="requests per second (token bucket refill)")
-BurstOption = typer.Option(5, "--burst", help="requests allowed at once (bucket size)")
-QuotaOption = typer.Option(50, "--quota", help="requests per UTC day; 0: no daily quota")
+# The defaults are the default usage plan's.
+RateOption = typer.Option(
+    plans.DEFAULT_RATE_PER_S, "--rate", help="requests per second (token bucket refill)"
+)
+BurstOption = typer.Option(plans.DEFAULT_BURST, "--burst", help="requests allowed at once (bucket size)")
+QuotaOption = typer.Option(
+    plans.DEFAULT_QUOTA_PER_DAY or 0, "--quota", help="requests per UTC day; 0: no daily quota"
+)
 
 
 @keys_app.command("create")
