@@ -91,7 +91,7 @@ def test_dockerignore_sends_only_the_package_sources(repo_root: Path) -> None:
         ".venv/bin/python",
         ".git/HEAD",
         ".aws-sam/build/template.yaml",
-        "tests/unit/deploy/test_packaging.py",
+        "tests/integration/deploy/test_packaging.py",
         "autovid-data/jobs.db",
         "src/autovid/__pycache__/config.cpython-311.pyc",
         "src/autovid.egg-info/PKG-INFO",
