@@ -26,6 +26,7 @@ OUTSIDE_THE_CORE = (
     "botocore",
     "httpx",
     "fastapi",
+    "starlette",
     "uvicorn",
     "sqlite3",
     "autovid.adapters",
