@@ -101,12 +101,11 @@ def bootstrap(
     from autovid.jobs.service import JobService
 
     settings = settings or Settings()
-    if settings.backend == "aws":
-        adapters = _aws_adapters(settings)
-    else:
-        adapters = _local_adapters(
-            settings, store=store, queue=queue, blobs=blobs, speech_engine=speech_engine
-        )
+    adapters = (
+        _aws_adapters(settings)
+        if settings.backend == "aws"
+        else _local_adapters(settings, store=store, queue=queue, blobs=blobs, speech_engine=speech_engine)
+    )
     store = store or adapters.store
     queue = queue or adapters.queue
     blobs = blobs or adapters.blobs
@@ -123,15 +122,8 @@ def bootstrap(
         options=processor_options or ProcessorOptions(),
     )
     _wire_dead_letters(queue, processor)
-    batches = _batch_service(
-        settings,
-        service,
-        webhooks,
-        template_store or adapters.template_store,
-        batch_store or adapters.batch_store,
-    )
-    processor.events = batches
-    keys = keys or _local_keys(adapters.db)
+    stores = (template_store or adapters.template_store, batch_store or adapters.batch_store)
+    processor.events = batches = _batch_service(settings, service, webhooks, *stores)
     return Container(
         settings=settings,
         store=store,
@@ -142,7 +134,7 @@ def bootstrap(
         processor=processor,
         webhooks=webhooks,
         db=adapters.db,
-        keys=keys,
+        keys=keys or _local_keys(adapters.db),
         batches=batches,
     )
 

@@ -151,14 +151,9 @@ def write_aac_track(
     the true peak of the AAC as a player decodes it (each segment's packets decoded on its
     worker): the codec's overshoot is in it, which the mix before encoding does not show.
     """
-    if segment_samples is not None and segment_samples % FRAME_SAMPLES:
-        raise ValueError(f"segment_samples must be a multiple of {FRAME_SAMPLES}")
     bitrate = bitrate_bps or DEFAULT_AUDIO_BITRATE_BPS
     workers = workers or encoder_workers()
-    if segment_samples is not None:
-        cutter = _Cutter([], segment_samples)
-    else:
-        cutter = _Cutter(segment_schedule(expected_samples or 0), MAX_SEGMENT_SAMPLES)
+    cutter = _cutter(expected_samples, segment_samples)
     pending: deque[Future[list[av.Packet]]] = deque()
     try:
         with ExitStack() as stack:
@@ -192,6 +187,14 @@ def write_aac_track(
     except av.FFmpegError as exc:
         raise MediaError(f"AAC encoding failed: {describe_ffmpeg_error(exc)}") from None
     return cutter.produced
+
+
+def _cutter(expected_samples: int | None, segment_samples: int | None) -> _Cutter:
+    if segment_samples is None:
+        return _Cutter(segment_schedule(expected_samples or 0), MAX_SEGMENT_SAMPLES)
+    if segment_samples % FRAME_SAMPLES:
+        raise ValueError(f"segment_samples must be a multiple of {FRAME_SAMPLES}")
+    return _Cutter([], segment_samples)
 
 
 def _encode_segment(

@@ -169,8 +169,29 @@ def render(
     timings: dict[str, float] = {}
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    inputs = _prepare(spec, assets, speech, workdir, check, meter, timings, limits)
+    captions = _captions(spec, inputs, output_path)
+    mode = _video_mode(spec, inputs)
+    plan, mixed = _write(spec, inputs, mode, captions, output_path, workdir, check, meter, timings)
+    timings["total"] = time.perf_counter() - started
+    log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
+    meter.report("encoding", 100)
+    return _result(spec, speech, plan, mixed, captions, output_path, timings, video_copied=mode.copy)
+
+
+def _prepare(
+    spec: JobSpec,
+    assets: AssetSource,
+    speech: Synthesizer,
+    workdir: Path,
+    check: Callable[[], None],
+    meter: _Progress,
+    timings: dict[str, float],
+    limits: RenderLimits,
+) -> _Inputs:
+    """Fetch and probe the assets and synthesize the speech, side by side (speech needs none of
+    the assets); the first quarter of the progress."""
     with ThreadPoolExecutor(max_workers=MAX_SPEECH_WORKERS, thread_name_prefix="speech") as speech_pool:
-        # Speech needs none of the assets: it is synthesized while they are fetched and probed.
         speaking = _start_speech(spec, speech, speech_pool, limits)
         # the fetch, then the video's probe and packet scan, then each audio asset's probe
         media_steps = 3 + len(used_audio_ids(spec))
@@ -188,12 +209,25 @@ def render(
             for future in speaking:
                 future.cancel()
             raise
-    captions = _captions(spec, inputs, output_path)
-    mode = _video_mode(spec, inputs)
+    return inputs
+
+
+def _write(
+    spec: JobSpec,
+    inputs: _Inputs,
+    mode: VideoMode,
+    captions: Captions | None,
+    output_path: Path,
+    workdir: Path,
+    check: Callable[[], None],
+    meter: _Progress,
+    timings: dict[str, float],
+) -> tuple[Plan, _Mixed]:
+    """Mix and encode the audio and write the MP4. Fast path: the MP4 is written as the audio is
+    encoded (video packets interleaved with each finished AAC segment); otherwise the AAC goes to
+    a file and the video is encoded after."""
     mixed_until = 95.0 if mode.copy else 40.0  # on the fast path the time goes to the audio
     with ExitStack() as stack:
-        # Fast path: the MP4 is written as the audio is encoded (video packets interleaved with
-        # each finished AAC segment); otherwise the AAC goes to a file and the video is encoded.
         writer = (
             stack.enter_context(
                 CopyingMp4Writer(
@@ -218,19 +252,9 @@ def render(
                 check()  # the last moment a cancel can still leave no file behind
                 writer.finish()
             else:
-                _write_mp4(
-                    spec,
-                    inputs,
-                    workdir / "mix.m4a",
-                    output_path,
-                    check,
-                    _reporter(meter, "encoding", mixed_until, 100),
-                    captions,
-                )
-    timings["total"] = time.perf_counter() - started
-    log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
-    meter.report("encoding", 100)
-    return _result(spec, speech, plan, mixed, captions, output_path, timings, video_copied=mode.copy)
+                on_fraction = _reporter(meter, "encoding", mixed_until, 100)
+                _write_mp4(spec, inputs, workdir / "mix.m4a", output_path, check, on_fraction, captions)
+    return plan, mixed
 
 
 def _result(
@@ -463,7 +487,7 @@ def _fetch_and_probe(
         if asset.id not in paths:
             raise AssetError(asset.id, "was not fetched")
     check()
-    for asset in wanted:
+    for asset in wanted[: 1 + len(audio_ids)]:  # the media; subtitle files are read as text
         _check_limits(asset.id, paths[asset.id], limits)
     on_step()
     video_id = spec.assets.video.id
