@@ -53,7 +53,7 @@ def test_planted_secrets_never_reach_the_log(
 ) -> None:
     service = logging_service
     _, secret = service.new_key()
-    hook = webhook_receiver.url.replace("http://", "http://hookuser:PLANTED-PASSWORD@")
+    hook = webhook_receiver.url().replace("http://", "http://hookuser:PLANTED-PASSWORD@")
     video = f"{media_server}/base.mp4?X-Amz-Signature=PLANTED-SIGNATURE"
     with service.client(secret) as client:
         music, blip = (client.upload(p)["source"] for p in (media.music, media.blip))
@@ -73,7 +73,7 @@ def test_planted_secrets_never_reach_the_log(
         job_id = client.submit(job)["jobId"]
         done = client.wait(job_id, poll_s=0.1, timeout_s=120)
         assert done["status"] == "completed", done
-        assert webhook_receiver.arrived.wait(30)
+        webhook_receiver.wait_for(1, timeout_s=30)
         client.download(done["output"]["url"], tmp_path / "out.mp4")
     service.process.stop()
 
