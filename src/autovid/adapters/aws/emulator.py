@@ -49,11 +49,41 @@ class Emulator:
         self.server.stop()
 
 
+class _OneDynamoRequestAtATime:
+    """WSGI middleware: DynamoDB requests are served one at a time. moto applies simultaneous
+    conditional writes without isolation (two UpdateItems can both pass one condition), where
+    DynamoDB applies each atomically, as the stores rely on; its other services run in parallel
+    (an SQS long poll must not hold up the rest)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB"):
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+def _isolating_server(host: str, port: int) -> Any:
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    class Server(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = _OneDynamoRequestAtATime(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return Server(ip_address=host, port=port, verbose=False)
+
+
 def start(*, host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1") -> Emulator:
     """Start moto in a thread; ``port=0`` picks a free port."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server = _isolating_server(host, port)
     server.start()
     bound_host, bound_port = server.get_host_and_port()
     return Emulator(f"http://{bound_host}:{bound_port}", region, server)
