@@ -50,7 +50,8 @@ def fresh_clone(tmp_path: Path, name: str) -> tuple[Path, dict[str, str]]:
         shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {args}\n')
         shim.chmod(0o755)
     (clone / ".venv" / ".installed").touch()  # newer than pyproject.toml: make installs nothing
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOVID_", "PYTHON"))}
+    # a fresh shell: none of our settings, nor the make running this suite (MAKELEVEL, MAKEFLAGS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTOVID_", "PYTHON", "MAKE", "MFLAGS"))}
     env.update(
         PYTHONPATH=str(clone / "src"),
         HOME=str(tmp_path / "home"),
