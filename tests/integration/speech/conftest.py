@@ -1,14 +1,18 @@
-"""Media helpers for the speech tests: decode audio, measure it, and make real MP3 bytes."""
+"""Helpers for the speech tests: decode audio, measure it, make real MP3 bytes, and a stubbed Polly."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import av
+import boto3
 import numpy as np
 import pytest
+from botocore.stub import Stubber
 
 
 def decode_mono(source: bytes | Path) -> tuple[np.ndarray, int]:
@@ -86,3 +90,18 @@ def media() -> SimpleNamespace:
 def mp3_tones() -> dict[float, bytes]:
     """Real MP3 tones by duration in seconds, made once per session."""
     return {seconds: make_mp3(seconds, 300 + 100 * seconds) for seconds in (0.5, 1.0, 1.5, 2.0)}
+
+
+@pytest.fixture
+def client() -> Any:
+    """A Polly client whose answers the tests script (botocore's Stubber: no network)."""
+    return boto3.client(
+        "polly", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
+@pytest.fixture
+def stubber(client: Any) -> Iterator[Stubber]:
+    with Stubber(client) as stub:
+        yield stub
+        stub.assert_no_pending_responses()

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
@@ -20,20 +18,6 @@ from autovid.errors import SpeechError, TransientSpeechError
 from autovid.ports import SpeechRequest
 from autovid.spec.ssml import ssml_problem, ssml_text
 from autovid.speech.synthesizer import SpeechSynthesizer
-
-
-@pytest.fixture
-def client() -> Any:
-    return boto3.client(
-        "polly", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-
-
-@pytest.fixture
-def stubber(client: Any) -> Iterator[Stubber]:
-    with Stubber(client) as stub:
-        yield stub
-        stub.assert_no_pending_responses()
 
 
 @pytest.fixture

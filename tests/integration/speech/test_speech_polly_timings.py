@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
@@ -17,20 +15,6 @@ from botocore.stub import Stubber
 from autovid.adapters.aws.polly import PollyEngine
 from autovid.ports import SpeechRequest
 from autovid.speech.audio import mp3_duration_s
-
-
-@pytest.fixture
-def client() -> Any:
-    return boto3.client(
-        "polly", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
-    )
-
-
-@pytest.fixture
-def stubber(client: Any) -> Iterator[Stubber]:
-    with Stubber(client) as stub:
-        yield stub
-        stub.assert_no_pending_responses()
 
 
 def stream(data: bytes, content_type: str) -> dict[str, Any]:
