@@ -33,10 +33,11 @@ from autovid.entrypoints.cli import app
 from autovid.entrypoints.cli.batch_assets import fetch_shared_assets
 from autovid.entrypoints.cli.batch_worker import RowJob, RowResult, init_worker, render_row
 from autovid.errors import ErrorDetail, SpecError
-from autovid.templates import RowOutcome, Template, expand_rows, parse_template, rows_from_csv
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the template layer loads only when a batch runs, not with every command
     from concurrent.futures import Future
+
+    from autovid.templates import RowOutcome, Template
 
 console = Console(stderr=True, highlight=False)
 
@@ -63,6 +64,7 @@ def batch(
     """Render a template for every row of ROWS into DIR/<the row's output.filename>."""
     # Imported here: the help lists commands in import order, the service's after this one.
     from autovid.entrypoints.cli.service import load_settings
+    from autovid.templates import expand_rows
 
     settings = load_settings()
     template = _load_template(template_path, settings)
@@ -113,6 +115,8 @@ def render_rows(
 
 def _load_template(path: Path, settings: Settings) -> Template:
     try:
+        from autovid.templates import parse_template
+
         return parse_template(_read(path), settings.spec_limits)
     except SpecError as exc:
         _print_errors(f"{path}: {len(exc.errors)} problem(s)", exc)
@@ -127,6 +131,8 @@ def _load_rows(template: Template, path: Path) -> list[dict[str, Any]]:
             if not isinstance(rows, list):
                 raise SpecError([ErrorDetail("$", "a JSON rows file is an array of objects")])
             return rows
+        from autovid.templates import rows_from_csv
+
         return rows_from_csv(template, raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         console.print(f"[red]{escape(f'{path}: not readable: {exc}')}[/red]")
