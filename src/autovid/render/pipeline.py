@@ -36,7 +36,7 @@ from autovid.render.media import (
     scan_video,
 )
 from autovid.render.mixer import Mixer, SampleSource
-from autovid.render.mux import CopyingMp4Writer, VideoMode, choose_video_mode, mux
+from autovid.render.mux import CopyingMp4Writer, EncodingMp4Writer, VideoMode, choose_video_mode
 from autovid.render.plan import Plan, Source, make_plan
 from autovid.render.report import AudioReport, CaptionFile, RenderWarning, VoiceUsed
 from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
@@ -138,33 +138,23 @@ def render(
     mode = _video_mode(spec, inputs)
     mixed_until = 95.0 if mode.copy else 40.0  # on the fast path the time goes to the audio
     with ExitStack() as stack:
-        # Fast path: the MP4 is written as the audio is encoded (video packets interleaved with
-        # each finished AAC segment); otherwise the AAC goes to a file and the video is encoded.
-        writer = (
-            stack.enter_context(
-                CopyingMp4Writer(video_path=inputs.video_path, scan=inputs.scan, output_path=output_path)
-            )
-            if mode.copy
-            else None
-        )
+        # Both writers are made before the mix. Fast path: the MP4 is written as the audio is
+        # encoded (video packets interleaved with each finished AAC segment). Otherwise the video
+        # is decoded and encoded from now on, beside the mix, and the AAC goes to a file first.
+        writer = stack.enter_context(_mp4_writer(spec, inputs, mode, output_path))
+        copying = isinstance(writer, CopyingMp4Writer)
         with _timed(timings, "mixing"):
             plan = _plan(spec, inputs)
-            audio = writer or workdir / "mix.m4a"
+            audio = writer if copying else workdir / "mix.m4a"
             _mix_to_aac(spec, plan, inputs, audio, check, _reporter(meter, "mixing", 25.0, mixed_until))
         with _timed(timings, "encoding"):
             meter.report("encoding", mixed_until)
-            if writer:
+            if isinstance(writer, CopyingMp4Writer):
                 check()  # the last moment a cancel can still leave no file behind
                 writer.finish()
             else:
-                _write_mp4(
-                    spec,
-                    inputs,
-                    workdir / "mix.m4a",
-                    output_path,
-                    check,
-                    _reporter(meter, "encoding", mixed_until, 100),
-                )
+                on_fraction = _reporter(meter, "encoding", mixed_until, 100)
+                writer.finish(workdir / "mix.m4a", checkpoint=check, on_progress=on_fraction)
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
     meter.report("encoding", 100)
@@ -204,24 +194,17 @@ def _mix_to_aac(
     )
 
 
-def _write_mp4(
-    spec: JobSpec,
-    inputs: _Inputs,
-    audio_path: Path,
-    output_path: Path,
-    check: Callable[[], None],
-    on_fraction: Callable[[float], None],
-) -> None:
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    mux(
+def _mp4_writer(
+    spec: JobSpec, inputs: _Inputs, mode: VideoMode, output_path: Path
+) -> CopyingMp4Writer | EncodingMp4Writer:
+    if mode.copy:
+        return CopyingMp4Writer(video_path=inputs.video_path, scan=inputs.scan, output_path=output_path)
+    return EncodingMp4Writer(
         video_path=inputs.video_path,
         video=_video_info(inputs),
         scan=inputs.scan,
-        audio_path=audio_path,
         output_path=output_path,
         encoding=spec.output.encoding,
-        checkpoint=check,
-        on_progress=on_fraction,
     )
 
 
