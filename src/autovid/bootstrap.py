@@ -82,7 +82,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         speech=overrides.pop("speech", None) or _synthesizer(settings, speech_engine),
         webhooks=webhooks,
         work_dir=overrides.pop("work_dir", None) or settings.data_dir / WORK_DIR,
-        render=overrides.pop("render", None),
+        render=overrides.pop("render", None) or _cached_render(machine_segment_cache(settings)),
         options=overrides.pop("processor_options", None) or ProcessorOptions(),
     )
     _wire_dead_letters(queue, processor)
@@ -179,10 +179,16 @@ def _asset_fetcher(settings: Settings, blobs: BlobStore, s3_client: Any = None) 
 
 
 def build_renderer(
-    settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path]
+    settings: Settings,
+    *,
+    base_dir: Path,
+    allowed_roots: Sequence[Path],
+    segment_cache: Any = None,
 ) -> Callable[..., Any]:
     """The CLI's renderer: ``renderer(spec, output_path=…, workdir=…, progress=…, checkpoint=…)``
-    with paths read relative to ``base_dir`` (inside ``allowed_roots``) and local speech."""
+    with paths read relative to ``base_dir`` (inside ``allowed_roots``) and local speech.
+    ``segment_cache`` (a ``SegmentStore``; default: ``machine_segment_cache(settings)``)
+    lets renders reuse each other's encoded audio — one instance can serve a whole batch."""
     from autovid.assets.fetcher import AssetFetcher
     from autovid.render.pipeline import render
 
@@ -197,7 +203,32 @@ def build_renderer(
         allow_http=settings.allow_http,
     )
     speech = _synthesizer(settings, _local_speech_engine(settings))
-    return functools.partial(render, assets=assets, speech=speech)
+    cache = segment_cache if segment_cache is not None else machine_segment_cache(settings)
+    return functools.partial(render, assets=assets, speech=speech, segment_cache=cache)
+
+
+def machine_segment_cache(settings: Settings) -> Any:
+    """The machine's cache of encoded AAC segments (``AUTOVID_SEGMENT_CACHE_DIR``, bounded by
+    ``AUTOVID_SEGMENT_CACHE_BYTES``); None when that is 0."""
+    if settings.segment_cache_bytes <= 0:
+        return None
+    from autovid.adapters.local.segment_cache import DiskSegmentCache
+
+    return DiskSegmentCache(settings.segment_cache_folder, settings.segment_cache_bytes)
+
+
+def _cached_render(cache: Any) -> Callable[..., Any] | None:
+    """The worker's render function with the segment cache; None (the processor's default
+    render) without one. The render engine is imported at the first job, not here."""
+    if cache is None:
+        return None
+
+    def render(*args: Any, **kwargs: Any) -> Any:
+        from autovid.render.pipeline import render as render_job
+
+        return render_job(*args, segment_cache=cache, **kwargs)
+
+    return render
 
 
 def _cli_s3_client(settings: Settings) -> Any:

@@ -22,7 +22,7 @@ import numpy as np
 
 from autovid.errors import AssetError, MediaError, SpeechError
 from autovid.ports import SpeechRequest
-from autovid.render.aac import write_aac_track
+from autovid.render.aac import SegmentStore, write_aac_track
 from autovid.render.media import (
     SAMPLE_RATE,
     AudioReader,
@@ -113,9 +113,12 @@ def render(
     workdir: Path,
     progress: Callable[[str, float], None] | None = None,
     checkpoint: Callable[[], None] | None = None,
+    segment_cache: SegmentStore | None = None,
 ) -> RenderResult:
     """Render ``spec`` to ``output_path``. ``checkpoint`` is called between steps and for every
-    audio block; whatever it raises (cancellation, timeout) aborts the render."""
+    audio block; whatever it raises (cancellation, timeout) aborts the render. AAC segments found
+    in ``segment_cache`` (encoded by an earlier render from the same samples) are not encoded
+    again; the output is the same, byte for byte."""
     check = checkpoint or (lambda: None)
     meter = _Progress(progress)
     timings: dict[str, float] = {}
@@ -146,7 +149,8 @@ def render(
         with _timed(timings, "mixing"):
             plan = _plan(spec, inputs)
             audio = writer if copying else workdir / "mix.m4a"
-            _mix_to_aac(spec, plan, inputs, audio, check, _reporter(meter, "mixing", 25.0, mixed_until))
+            on_mixed = _reporter(meter, "mixing", 25.0, mixed_until)
+            _mix_to_aac(spec, plan, inputs, audio, check, on_mixed, segment_cache)
         with _timed(timings, "encoding"):
             meter.report("encoding", mixed_until)
             if isinstance(writer, CopyingMp4Writer):
@@ -182,6 +186,7 @@ def _mix_to_aac(
     audio: Path | CopyingMp4Writer,
     check: Callable[[], None],
     on_fraction: Callable[[float], None],
+    segment_cache: SegmentStore | None = None,
 ) -> None:
     total = max(1, plan.total_samples)
     write_aac_track(
@@ -191,6 +196,7 @@ def _mix_to_aac(
         bitrate_bps=spec.output.encoding.audio_bitrate_bps(),
         expected_samples=plan.total_samples,
         on_block=lambda produced: on_fraction(produced / total),
+        cache=segment_cache,
     )
 
 
