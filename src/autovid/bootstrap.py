@@ -82,7 +82,7 @@ def bootstrap(settings: Settings | None = None, **overrides: Any) -> Container:
         speech=overrides.pop("speech", None) or _synthesizer(settings, speech_engine),
         webhooks=webhooks,
         work_dir=overrides.pop("work_dir", None) or settings.data_dir / WORK_DIR,
-        render=overrides.pop("render", None) or _cached_render(machine_segment_cache(settings)),
+        render=overrides.pop("render", None) or _reusing_render(settings),
         options=overrides.pop("processor_options", None) or ProcessorOptions(),
     )
     _wire_dead_letters(queue, processor)
@@ -183,12 +183,12 @@ def build_renderer(
     *,
     base_dir: Path,
     allowed_roots: Sequence[Path],
-    segment_cache: Any = None,
+    reuse: Any = None,
 ) -> Callable[..., Any]:
     """The CLI's renderer: ``renderer(spec, output_path=…, workdir=…, progress=…, checkpoint=…)``
     with paths read relative to ``base_dir`` (inside ``allowed_roots``) and local speech.
-    ``segment_cache`` (a ``SegmentStore``; default: ``machine_segment_cache(settings)``)
-    lets renders reuse each other's encoded audio — one instance can serve a whole batch."""
+    ``reuse`` (a ``render.pipeline.Reuse``; default: ``render_reuse(settings)``) is what its
+    renders share — one instance serves a whole batch."""
     from autovid.assets.fetcher import AssetFetcher
     from autovid.render.pipeline import render
 
@@ -203,8 +203,17 @@ def build_renderer(
         allow_http=settings.allow_http,
     )
     speech = _synthesizer(settings, _local_speech_engine(settings))
-    cache = segment_cache if segment_cache is not None else machine_segment_cache(settings)
-    return functools.partial(render, assets=assets, speech=speech, segment_cache=cache)
+    shared = reuse if reuse is not None else render_reuse(settings)
+    return functools.partial(render, assets=assets, speech=speech, reuse=shared)
+
+
+def render_reuse(settings: Settings) -> Any:
+    """What the renders of this process share: the machine's segment cache and a decoded-source
+    cache in memory (a ``render.pipeline.Reuse``)."""
+    from autovid.render.media import DecodedSources
+    from autovid.render.pipeline import Reuse
+
+    return Reuse(segments=machine_segment_cache(settings), decoded=DecodedSources())
 
 
 def machine_segment_cache(settings: Settings) -> Any:
@@ -217,16 +226,17 @@ def machine_segment_cache(settings: Settings) -> Any:
     return DiskSegmentCache(settings.segment_cache_folder, settings.segment_cache_bytes)
 
 
-def _cached_render(cache: Any) -> Callable[..., Any] | None:
-    """The worker's render function with the segment cache; None (the processor's default
-    render) without one. The render engine is imported at the first job, not here."""
-    if cache is None:
-        return None
+def _reusing_render(settings: Settings) -> Callable[..., Any]:
+    """The worker's render function, sharing ``render_reuse(settings)`` across its jobs. The
+    render engine is imported at the first job, not here."""
+    shared: list[Any] = []
 
     def render(*args: Any, **kwargs: Any) -> Any:
         from autovid.render.pipeline import render as render_job
 
-        return render_job(*args, segment_cache=cache, **kwargs)
+        if not shared:
+            shared.append(render_reuse(settings))
+        return render_job(*args, reuse=shared[0], **kwargs)
 
     return render
 

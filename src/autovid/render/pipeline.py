@@ -7,6 +7,7 @@ into an AAC track), encoding (the MP4: video copied or encoded once, audio muxed
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -27,6 +28,7 @@ from autovid.render.media import (
     SAMPLE_RATE,
     AudioReader,
     DecodedAudio,
+    DecodedSources,
     MediaInfo,
     VideoInfo,
     VideoScan,
@@ -74,6 +76,15 @@ class RenderResult:
     voices: tuple[VoiceUsed, ...] = ()
 
 
+@dataclass(frozen=True)
+class Reuse:
+    """What renders share so that a batch's rows cost little more than what differs between them:
+    encoded AAC segments (a machine's disk cache) and decoded sources (this process's memory)."""
+
+    segments: SegmentStore | None = None
+    decoded: DecodedSources | None = None
+
+
 @dataclass
 class _Inputs:
     """The fetched, probed media of one job."""
@@ -113,12 +124,12 @@ def render(
     workdir: Path,
     progress: Callable[[str, float], None] | None = None,
     checkpoint: Callable[[], None] | None = None,
-    segment_cache: SegmentStore | None = None,
+    reuse: Reuse | None = None,
 ) -> RenderResult:
     """Render ``spec`` to ``output_path``. ``checkpoint`` is called between steps and for every
-    audio block; whatever it raises (cancellation, timeout) aborts the render. AAC segments found
-    in ``segment_cache`` (encoded by an earlier render from the same samples) are not encoded
-    again; the output is the same, byte for byte."""
+    audio block; whatever it raises (cancellation, timeout) aborts the render. With ``reuse``,
+    what earlier renders decoded or encoded from the same inputs is not done again; the output is
+    the same, byte for byte."""
     check = checkpoint or (lambda: None)
     meter = _Progress(progress)
     timings: dict[str, float] = {}
@@ -150,7 +161,7 @@ def render(
             plan = _plan(spec, inputs)
             audio = writer if copying else workdir / "mix.m4a"
             on_mixed = _reporter(meter, "mixing", 25.0, mixed_until)
-            _mix_to_aac(spec, plan, inputs, audio, check, on_mixed, segment_cache)
+            _mix_to_aac(spec, plan, inputs, audio, check, on_mixed, reuse or Reuse())
         with _timed(timings, "encoding"):
             meter.report("encoding", mixed_until)
             if isinstance(writer, CopyingMp4Writer):
@@ -186,17 +197,17 @@ def _mix_to_aac(
     audio: Path | CopyingMp4Writer,
     check: Callable[[], None],
     on_fraction: Callable[[float], None],
-    segment_cache: SegmentStore | None = None,
+    reuse: Reuse,
 ) -> None:
     total = max(1, plan.total_samples)
     write_aac_track(
-        Mixer(plan, _source_opener(inputs, plan), checkpoint=check).blocks(),
+        Mixer(plan, _source_opener(inputs, plan, reuse.decoded), checkpoint=check).blocks(),
         audio,
         sample_rate=plan.sample_rate,
         bitrate_bps=spec.output.encoding.audio_bitrate_bps(),
         expected_samples=plan.total_samples,
         on_block=lambda produced: on_fraction(produced / total),
-        cache=segment_cache,
+        cache=reuse.segments,
     )
 
 
@@ -423,16 +434,21 @@ class _GuardedReader:
         self._reader.close()
 
 
-def _source_opener(inputs: _Inputs, plan: Plan) -> Callable[[Source], SampleSource]:
+def _source_opener(
+    inputs: _Inputs, plan: Plan, decoded: DecodedSources | None = None
+) -> Callable[[Source], SampleSource]:
     """Opens each clip's source: streamed from its file, or, for a source the plan plays more than
     once (a looped track) and short enough, decoded once and then read from memory — a loop no
-    longer costs a decode (and a resample) per repetition."""
+    longer costs a decode (and a resample) per repetition. With ``decoded`` (kept across renders)
+    every audio asset short enough is read through it: a batch decodes its music bed and its
+    effects once, not once per row."""
     plays = Counter(clip.source for clip in plan.clips)  # in order of first play
     shared: dict[Source, DecodedAudio | None] = {}  # None: streamed from its file at every play
     budget = MAX_DECODED_BYTES
     for source, count in plays.items():
         size = _decoded_samples(inputs, source)
-        if count > 1 and size is not None and size * 2 * 4 <= budget:
+        kept_across = decoded is not None and source.kind == "asset"
+        if (count > 1 or kept_across) and size is not None and size * 2 * 4 <= budget:
             shared[source] = None
             budget -= size * 2 * 4
 
@@ -448,12 +464,18 @@ def _source_opener(inputs: _Inputs, plan: Plan) -> Callable[[Source], SampleSour
                     plays=plays[source],
                     expected_samples=_decoded_samples(inputs, source) or 0,
                     sample_rate=SAMPLE_RATE,
+                    kept=(decoded, _file_digest(path, SAMPLE_RATE)) if decoded is not None else None,
                 )
             return _GuardedReader(audio.reader(), fail)
         except MediaError as exc:
             raise fail(exc.message) from None
 
     return open_source
+
+
+def _file_digest(path: Path, sample_rate: int) -> str:
+    with path.open("rb") as file:
+        return f"{hashlib.file_digest(file, 'sha256').hexdigest()}@{sample_rate}"
 
 
 def _decoded_samples(inputs: _Inputs, source: Source) -> int | None:

@@ -16,8 +16,11 @@ import pytest
 from autovid import samples
 from autovid.adapters.local.segment_cache import DiskSegmentCache
 from autovid.render.aac import FRAME_SAMPLES, write_aac_track
+from autovid.render.media import AudioReader, DecodedAudio, DecodedSources
+from autovid.render.pipeline import Reuse
 from tests.integration.render.conftest import Media, Renderer, audio_event, make_spec, tts_event
 
+_decoded: dict[int, DecodedSources] = {}
 VIDEO_S = 6.0  # segments of 1.02, 2.05, 1.92 and 1.01 s: the greeting touches the first only
 
 
@@ -67,7 +70,10 @@ def row_spec(
 
 
 def rendered(renderer: Renderer, spec: Any, cache: DiskSegmentCache | None, name: str) -> Path:
-    result = renderer(spec, segment_cache=cache)
+    """The output of ``spec`` rendered with ``cache`` and a decoded-source cache of its own
+    (reused by the renders of a test through the same ``cache``), or with no reuse at all."""
+    reuse = Reuse(segments=cache, decoded=_decoded.setdefault(id(cache), DecodedSources())) if cache else None
+    result = renderer(spec, reuse=reuse)
     kept = renderer.tmp_path / name
     result.output_path.replace(kept)
     return kept
@@ -148,3 +154,23 @@ def test_the_least_recently_used_entries_go_first(tmp_path: Path) -> None:
     assert cache.get("bbbbbbbb") is None
     assert all(cache.get(k) is not None for k in ("aaaaaaaa", "cccccccc", "dddddddd"))
     assert cache.size_bytes() <= 3000
+
+
+def test_decoded_sources_serve_the_samples_a_fresh_decode_gives(media: Media, tmp_path: Path) -> None:
+    music = tmp_path / "bed.mp3"
+    music.write_bytes(media.music("bed.mp3", 2.5).read_bytes())
+    with AudioReader(music) as reader:
+        fresh = reader.read(3 * 48_000)
+    kept = DecodedSources()
+
+    def played(count: int) -> np.ndarray:
+        audio = DecodedAudio(music, plays=1, expected_samples=0, sample_rate=48_000, kept=(kept, "bed"))
+        play = audio.reader()
+        out = play.read(count)
+        play.close()
+        return out
+
+    assert np.array_equal(played(48_000), fresh[:, :48_000])  # the first second, now kept
+    assert np.array_equal(played(3 * 48_000), fresh)  # the kept second, then decoded past it
+    music.rename(tmp_path / "gone.mp3")
+    assert np.array_equal(played(3 * 48_000), fresh), "read from memory: the file is not opened"
