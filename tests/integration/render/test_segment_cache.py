@@ -52,11 +52,14 @@ def row_spec(
     fade_s: float = 0.1,
     bitrate: str | None = None,
     music: str = "bed.mp3",
+    video_bitrate: str | None = None,
 ) -> Any:
     media.video("row.mp4", duration_s=VIDEO_S)
     media.music("bed.mp3", 2.5)
     media.effect("hit.wav", "impact")
-    encoding = {"audio_bitrate": bitrate} if bitrate else None
+    encoding = {"audio_bitrate": bitrate} if bitrate else {}
+    if video_bitrate:
+        encoding["bitrate"] = video_bitrate
     return make_spec(
         "row.mp4",
         audio={"bed": music, "hit": "hit.wav"},
@@ -174,3 +177,14 @@ def test_decoded_sources_serve_the_samples_a_fresh_decode_gives(media: Media, tm
     assert np.array_equal(played(3 * 48_000), fresh)  # the kept second, then decoded past it
     music.rename(tmp_path / "gone.mp3")
     assert np.array_equal(played(3 * 48_000), fresh), "read from memory: the file is not opened"
+
+
+def test_the_re_encoding_path_reuses_segments_too(media: Media, renderer: Renderer, tmp_path: Path) -> None:
+    spec = row_spec(media, video_bitrate="500k")  # the video is encoded: the AAC goes to an .m4a
+    renderer.speech.duration_s = 0.4
+    alone = rendered(renderer, spec, None, "alone.mp4")
+    cache = CountingCache(tmp_path / "cache")
+    rendered(renderer, spec, cache, "cold.mp4")
+    warm = rendered(renderer, spec, cache, "warm.mp4")
+    assert cache.hits == 4
+    assert [p for p in packets(warm) if p[0] == "audio"] == [p for p in packets(alone) if p[0] == "audio"]
