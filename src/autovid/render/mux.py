@@ -3,7 +3,9 @@
 Fast path: an H.264 input whose timestamps are usable and a spec that asks for no bitrate and no
 fps change has its video packets copied into the MP4 unchanged — no decode, no encode — so the
 render costs little more than the audio. Otherwise the video is decoded and encoded once with
-libx264 (yuv420p) at the spec's preset, bitrate and fps.
+libx264 (yuv420p) at the spec's preset, bitrate and fps, on threads of its own that start before
+the audio is mixed (``EncodingMp4Writer``). Both writers write through ``_Mp4File``: a partial
+file beside the target, renamed when complete, removed on any failure or cancel.
 
 Packets from both streams are fed to the muxer in decode-time order, so memory stays flat and the
 file is interleaved; ``+faststart`` puts the index at the front for streaming playback.
@@ -151,7 +153,7 @@ class EncodingMp4Writer:
         self._duration_s = scan.duration_s
         self._stop = threading.Event()
         self._pipes: list[_Pipe[Any]] = []
-        with _discarded_on_error(self._file), media_errors():
+        with self._cleaned_up_on_error(), media_errors():
             container, stream = self._file.open_video(video_path)
             stream.thread_type = "AUTO"  # frame and slice threads, as many as the cores
             out_stream, rate = _add_encoder(self._file.out, stream, video, encoding)
@@ -195,6 +197,16 @@ class EncodingMp4Writer:
         self._stop_threads()
         self._file.commit()
         self._finished = True
+
+    @contextmanager
+    def _cleaned_up_on_error(self) -> Iterator[None]:
+        """For the constructor: when it fails, no ``with`` block will stop what it started."""
+        try:
+            yield
+        except BaseException:
+            self._stop_threads()
+            self._file.discard()
+            raise
 
     def _pipe(self, items: Iterator[_T], maxsize: int = _FRAMES_AHEAD) -> _Pipe[_T]:
         pipe = _Pipe(items, maxsize=maxsize, stop=self._stop)
