@@ -156,17 +156,14 @@ def write_aac_track(
     The blocks are produced on the calling thread — where ``checkpoint`` and progress callbacks
     belong — while worker threads encode finished segments. ``on_block`` receives the number of
     samples produced so far. ``expected_samples`` (the mix's length, when known) sizes the
-    segments; ``segment_samples`` sets their length outright. With a ``cache``, a segment whose
-    encoder input was encoded before (by any render) is taken from it instead of encoded again.
-    """
+    segments; ``segment_samples`` sets their length outright. A segment whose encoder input is
+    in ``cache`` (encoded by any earlier render) is taken from it, not encoded again."""
     if segment_samples is not None and segment_samples % FRAME_SAMPLES:
         raise ValueError(f"segment_samples must be a multiple of {FRAME_SAMPLES}")
     bitrate = bitrate_bps or DEFAULT_AUDIO_BITRATE_BPS
     workers = workers or encoder_workers()
-    if segment_samples is not None:
-        cutter = _Cutter([], segment_samples)
-    else:
-        cutter = _Cutter(segment_schedule(expected_samples or 0), MAX_SEGMENT_SAMPLES)
+    schedule = [] if segment_samples is not None else segment_schedule(expected_samples or 0)
+    cutter = _Cutter(schedule, segment_samples or MAX_SEGMENT_SAMPLES)
     pending: deque[Future[list[av.Packet]]] = deque()
     try:
         with ExitStack() as stack:
