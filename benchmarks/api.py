@@ -341,6 +341,7 @@ def cli_render_s(spec_path: Path, output: Path, speech_cache: Path) -> float:
         **os.environ,
         "AUTOVID_CACHE_DIR": str(speech_cache),
         "AUTOVID_DATA_DIR": str(output.parent / "cli"),
+        "AUTOVID_SEGMENT_CACHE_BYTES": "0",  # each run encodes its audio, as the service's does
     }
     command = [sys.executable, "-m", "autovid", "render", str(spec_path), "-o", str(output)]
     started = time.perf_counter()
@@ -537,7 +538,11 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = scratch / "data"
         data_dir.mkdir()
         key, secret = SqliteKeyStore(Database(data_dir / DB_FILE)).create(name="bench", plan=UNLIMITED)
-        env = {"LOG_LEVEL": "WARNING", "AUTOVID_CACHE_DIR": str(args.cache_dir.resolve() / "speech-cache")}
+        env = {
+            "LOG_LEVEL": "WARNING",
+            "AUTOVID_CACHE_DIR": str(args.cache_dir.resolve() / "speech-cache"),
+            "AUTOVID_SEGMENT_CACHE_BYTES": "0",  # every measured job encodes its audio
+        }
         with ServiceProcess(data_dir, workers=workers, env=env) as service:
             log(f"serving {service.url} with {workers} worker(s); key {key.key_id}")
             results = run_status_and_submit(service, secret, scratch, args, log)

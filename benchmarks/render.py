@@ -118,6 +118,9 @@ def autovid_env(inputs: BenchInputs, scratch: Path) -> dict[str, str]:
         "AUTOVID_DATA_DIR": str(scratch / "autovid-data"),
         "LOG_LEVEL": "WARNING",
         "AUTOVID_TTS_ENGINE": "espeak",
+        # Every timed run encodes its audio: segments cached by the warm-up would skip the very
+        # work measured here (benchmarks/batch.py measures the reuse).
+        "AUTOVID_SEGMENT_CACHE_BYTES": "0",
     }
 
 

@@ -40,7 +40,8 @@ if TYPE_CHECKING:  # imported in bootstrap(), so `autovid render` does not load 
     from autovid.jobs.batches import BatchService
     from autovid.jobs.processor import JobProcessor, ProcessorOptions, RenderFn
     from autovid.jobs.service import JobService
-    from autovid.render.pipeline import AssetSource, RenderResult, Synthesizer
+    from autovid.render.aac import SegmentStore
+    from autovid.render.pipeline import AssetSource, RenderResult, Reuse, Synthesizer
     from autovid.spec.models import AudioAsset, VideoAsset
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def bootstrap(
         speech=speech or _synthesizer(settings, speech_engine),
         webhooks=webhooks,
         work_dir=work_dir or settings.data_dir / WORK_DIR,
-        render=render,
+        render=render or _reusing_render(settings),
         options=processor_options or ProcessorOptions(),
     )
     _wire_dead_letters(queue, processor)
@@ -278,15 +279,24 @@ def _s3_transport(settings: Settings, client: Any = None) -> Any:
 
 
 def build_renderer(
-    settings: Settings, *, base_dir: Path, allowed_roots: Sequence[Path]
+    settings: Settings,
+    *,
+    base_dir: Path,
+    allowed_roots: Sequence[Path],
+    reuse: Reuse | None = None,
 ) -> Callable[..., RenderResult]:
     """The CLI's renderer: ``renderer(spec, output_path=…, workdir=…, progress=…, checkpoint=…)``
-    with paths read relative to ``base_dir`` (inside ``allowed_roots``) and local speech."""
+    with paths read relative to ``base_dir`` (inside ``allowed_roots``) and local speech.
+    ``reuse`` (default: ``render_reuse(settings, cli=True)``) is what its renders share — one
+    instance serves a whole batch."""
     from autovid.render.pipeline import render
 
     assets = build_cli_asset_fetcher(settings, base_dir=base_dir, allowed_roots=allowed_roots)
     speech = _synthesizer(settings, _local_speech_engine(settings), settings.cli_cache_dir)
-    return functools.partial(render, assets=assets, speech=speech, limits=settings.render_limits)
+    shared = reuse if reuse is not None else render_reuse(settings, cli=True)
+    return functools.partial(
+        render, assets=assets, speech=speech, limits=settings.render_limits, reuse=shared
+    )
 
 
 def build_source_checker(
@@ -328,6 +338,43 @@ def build_cli_asset_fetcher(
         https=_https_transport(settings),
         s3=_s3_transport(settings),
     )
+
+
+def render_reuse(settings: Settings, *, cli: bool = False) -> Reuse:
+    """What the renders of this process share: the machine's segment cache and a decoded-source
+    cache in memory."""
+    from autovid.render.media import DecodedSources
+    from autovid.render.pipeline import Reuse
+
+    return Reuse(segments=machine_segment_cache(settings, cli=cli), decoded=DecodedSources())
+
+
+def machine_segment_cache(settings: Settings, *, cli: bool = False) -> SegmentStore | None:
+    """The machine's cache of encoded AAC segments (``AUTOVID_SEGMENT_CACHE_DIR``, else beside
+    the speech cache of the service or of the CLI; bounded by ``AUTOVID_SEGMENT_CACHE_BYTES``);
+    None when that is 0."""
+    if settings.segment_cache_bytes <= 0:
+        return None
+    from autovid.adapters.local.segment_cache import DiskSegmentCache
+
+    default = (settings.cli_cache_dir if cli else settings.speech_cache_dir) / "segments"
+    return DiskSegmentCache(settings.segment_cache_dir or default, settings.segment_cache_bytes)
+
+
+def _reusing_render(settings: Settings) -> RenderFn:
+    """The worker's render function, within the settings' limits and sharing
+    ``render_reuse(settings)`` across its jobs. The render engine is imported at the first job,
+    not here."""
+    shared: list[Reuse] = []
+
+    def render(*args: Any, **kwargs: Any) -> RenderResult:
+        from autovid.render.pipeline import render as render_job
+
+        if not shared:
+            shared.append(render_reuse(settings))
+        return render_job(*args, reuse=shared[0], limits=settings.render_limits, **kwargs)
+
+    return render
 
 
 def _cli_s3_client(settings: Settings) -> Any:

@@ -58,6 +58,14 @@ class Settings(BaseModel):
     )
     data_dir: Path = Field(Path("./autovid-data"), validation_alias=_env("AUTOVID_DATA_DIR"))
     cache_dir: Path | None = Field(None, validation_alias=_env("AUTOVID_CACHE_DIR"))
+    segment_cache_dir: Path | None = Field(
+        None,
+        validation_alias=_env("AUTOVID_SEGMENT_CACHE_DIR"),
+        description="default: segments/ in the speech cache's folder",
+    )
+    segment_cache_bytes: int = Field(
+        256 * 1024**2, ge=0, validation_alias=_env("AUTOVID_SEGMENT_CACHE_BYTES")
+    )
     host: str = Field("127.0.0.1", validation_alias=_env("AUTOVID_HOST"))
     port: int = Field(8000, ge=0, le=65535, validation_alias=_env("AUTOVID_PORT"))
     public_url: str | None = Field(

@@ -12,7 +12,9 @@ with a single encoder's). Memory stays at a few segments whatever the length.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import struct
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -93,6 +95,15 @@ class _Segment:
     keep_until: int | None  # keep packets with pts < this (None: to the end, flush included)
 
 
+class SegmentStore(Protocol):
+    """Encoded segments kept across renders (``autovid.adapters.local.segment_cache``): bytes by
+    key. ``get`` returns None for a key it does not hold; either call may drop anything."""
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+
 class AacSink(Protocol):
     """Where the encoded AAC packets go, in order: an .m4a of their own, or the final MP4."""
 
@@ -140,6 +151,7 @@ def write_aac_track(
     expected_samples: int | None = None,
     segment_samples: int | None = None,
     true_peak: TruePeak | None = None,
+    cache: SegmentStore | None = None,
 ) -> int:
     """Encode float32 stereo ``blocks`` to AAC into ``output`` (an .m4a file at a path, or a
     sink such as the MP4 being written); return the sample count.
@@ -149,7 +161,9 @@ def write_aac_track(
     samples produced so far. ``expected_samples`` (the mix's length, when known) sizes the
     segments; ``segment_samples`` sets their length outright. ``true_peak``, when given, takes
     the true peak of the AAC as a player decodes it (each segment's packets decoded on its
-    worker): the codec's overshoot is in it, which the mix before encoding does not show.
+    worker): the codec's overshoot is in it, which the mix before encoding does not show. A
+    segment whose encoder input is in ``cache`` (encoded by any earlier render) is taken from it,
+    its true peak with it, not encoded again.
     """
     bitrate = bitrate_bps or DEFAULT_AUDIO_BITRATE_BPS
     workers = workers or encoder_workers()
@@ -166,7 +180,7 @@ def write_aac_track(
             sink.add_aac_stream(sample_rate, bitrate)
 
             def submit(segment: _Segment) -> None:
-                pending.append(pool.submit(_encode_segment, segment, sample_rate, bitrate, true_peak))
+                pending.append(pool.submit(_encode_segment, segment, sample_rate, bitrate, true_peak, cache))
                 while len(pending) > workers:  # bounded: a few segments in memory at most
                     sink.write_aac(pending.popleft().result())
 
@@ -198,8 +212,35 @@ def _cutter(expected_samples: int | None, segment_samples: int | None) -> _Cutte
 
 
 def _encode_segment(
-    segment: _Segment, sample_rate: int, bitrate_bps: int, true_peak: TruePeak | None = None
+    segment: _Segment,
+    sample_rate: int,
+    bitrate_bps: int,
+    true_peak: TruePeak | None = None,
+    cache: SegmentStore | None = None,
 ) -> list[av.Packet]:
+    """The segment's kept packets, from ``cache`` when it holds them; its true peak added to
+    ``true_peak``. The peak is the segment's own (its frames near its own loudest decoded), so a
+    cached segment brings the figure a fresh encode would measure."""
+    samples = _dithered(segment.samples, segment.first)
+    key = segment_key(samples, segment, sample_rate, bitrate_bps) if cache is not None else None
+    cached = unpack_packets(cache.get(key), segment.first, sample_rate) if cache and key else None
+    if cached is not None:
+        packets, peak = cached
+    else:
+        encoder, packets, kept = _encoded(samples, segment, sample_rate, bitrate_bps)
+        peak = _own_true_peak(encoder, segment, packets, kept) if true_peak or key else 0.0
+        packets = kept
+        if cache is not None and key is not None:
+            cache.put(key, pack_packets(packets, segment.first, peak))
+    if true_peak is not None:
+        true_peak.include(peak)
+    return packets
+
+
+def _encoded(
+    samples: np.ndarray, segment: _Segment, sample_rate: int, bitrate_bps: int
+) -> tuple[av.CodecContext, list[av.Packet], list[av.Packet]]:
+    """Encode the segment's samples: the encoder, all its packets, and the packets kept."""
     context = av.CodecContext.create("aac", "w")
     context.sample_rate = sample_rate
     context.layout = "stereo"
@@ -207,7 +248,7 @@ def _encode_segment(
     context.bit_rate = bitrate_bps
     context.time_base = Fraction(1, sample_rate)
     context.options = dict(AAC_OPTIONS)
-    frame = av.AudioFrame.from_ndarray(_dithered(segment.samples, segment.first), "fltp", "stereo")
+    frame = av.AudioFrame.from_ndarray(samples, "fltp", "stereo")
     frame.sample_rate, frame.pts, frame.time_base = sample_rate, segment.first, context.time_base
     packets = context.encode(frame) + context.encode(None)
     kept = [
@@ -216,10 +257,16 @@ def _encode_segment(
         if (segment.keep_from is None or p.pts >= segment.keep_from)
         and (segment.keep_until is None or p.pts < segment.keep_until)
     ]
-    if true_peak is not None:
-        for run in _decoded_loud(context, segment, packets, kept, true_peak.linear):
-            true_peak.add(run)
-    return kept
+    return context, packets, kept
+
+
+def _own_true_peak(
+    encoder: av.CodecContext, segment: _Segment, packets: list[av.Packet], kept: list[av.Packet]
+) -> float:
+    peak = TruePeak()
+    for run in _decoded_loud(encoder, segment, packets, kept, 0.0):
+        peak.add(run)
+    return peak.linear
 
 
 def _decoded_loud(
@@ -265,6 +312,77 @@ def _decoded_loud(
         current += [frame.to_ndarray()[:, : end - start] for frame in decoder.decode(packets[index])]
         previous = index
     return [*runs, np.concatenate(current, axis=1)] if current else runs
+
+
+# --- reuse across renders ------------------------------------------------------------------------
+# A segment's packets are a function of exactly what its encoder is given: the dithered samples
+# (pre- and post-roll included; they carry every clip, gain, ramp, fade, source and the dither
+# phase), the encoder and its settings, and which packets are kept. The key hashes all of that,
+# so a hit is the same bytes a fresh encode would produce, and any change that reaches the
+# samples (a gain, a ramp, a source file's bytes, a limiter decision) is a miss. Keying on the
+# samples rather than on a description of the plan cannot go stale when the mixer learns
+# something new. Positions inside the key are relative to the segment's first sample, so the same
+# window content hits wherever the schedule puts it.
+_KEY_VERSION = 2
+_PACKED_MAGIC = b"AVSEG2\n"
+_PACKED_COUNTS = struct.Struct("<Id")  # packets, the segment's true peak (linear)
+_PACKET_HEADER = struct.Struct("<qqqIB")  # pts, dts (relative to the first sample), duration, size, key
+
+
+def segment_key(samples: np.ndarray, segment: _Segment, sample_rate: int, bitrate_bps: int) -> str:
+    """The cache key of a segment's encode (``samples``: the encoder's input, dither included)."""
+    relative = [None if at is None else at - segment.first for at in (segment.keep_from, segment.keep_until)]
+    context = (
+        f"aac{_KEY_VERSION}|{av.__version__}|{av.library_versions['libavcodec']}|{sample_rate}|"
+        f"{bitrate_bps}|{sorted(AAC_OPTIONS.items())}|{samples.shape}|{samples.dtype}|{relative}"
+    )
+    digest = hashlib.blake2b(context.encode(), digest_size=20)
+    digest.update(np.ascontiguousarray(samples).data)
+    return digest.hexdigest()
+
+
+def pack_packets(packets: list[av.Packet], first: int, true_peak: float) -> bytes:
+    parts = [_PACKED_MAGIC, _PACKED_COUNTS.pack(len(packets), true_peak)]
+    for packet in packets:
+        data = bytes(packet)
+        parts.append(
+            _PACKET_HEADER.pack(
+                packet.pts - first, packet.dts - first, packet.duration or 0, len(data), packet.is_keyframe
+            )
+        )
+        parts.append(data)
+    return b"".join(parts)
+
+
+def unpack_packets(data: bytes | None, first: int, sample_rate: int) -> tuple[list[av.Packet], float] | None:
+    """The packets and true peak of ``pack_packets``, the packets at their place again; None when
+    ``data`` is not a whole entry (then the segment is encoded as if it had never been cached)."""
+    if data is None or not data.startswith(_PACKED_MAGIC):
+        return None
+    view, offset = memoryview(data), len(_PACKED_MAGIC) + _PACKED_COUNTS.size
+    if len(data) < offset:
+        return None
+    count, true_peak = _PACKED_COUNTS.unpack_from(data, len(_PACKED_MAGIC))
+    time_base = Fraction(1, sample_rate)
+    packets = []
+    for _ in range(count):
+        if offset + _PACKET_HEADER.size > len(data):
+            return None
+        pts, dts, duration, size, key = _PACKET_HEADER.unpack_from(data, offset)
+        offset += _PACKET_HEADER.size
+        if offset + size > len(data):
+            return None
+        packet = av.Packet(bytes(view[offset : offset + size]))
+        offset += size
+        packet.pts, packet.dts, packet.duration, packet.time_base = (
+            pts + first,
+            dts + first,
+            duration,
+            time_base,
+        )
+        packet.is_keyframe = bool(key)
+        packets.append(packet)
+    return (packets, true_peak) if offset == len(data) else None
 
 
 def _dithered(samples: np.ndarray, first: int) -> np.ndarray:

@@ -205,6 +205,11 @@ class TruePeak:
         with self._lock:
             self.linear = max(self.linear, peak)
 
+    def include(self, linear: float) -> None:
+        """A stretch measured elsewhere (a cached segment's stored peak)."""
+        with self._lock:
+            self.linear = max(self.linear, linear)
+
     @property
     def dbtp(self) -> float | None:
         return None if self.linear <= 0 else 20 * math.log10(self.linear)

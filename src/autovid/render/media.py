@@ -7,7 +7,8 @@ naming the asset.
 
 from __future__ import annotations
 
-from collections import deque
+import threading
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -339,12 +340,32 @@ class AudioReader:
 class DecodedAudio:
     """One source shared by several plays (a looped music track): decoded once, as far as any
     play has read, and kept in memory, so a repetition costs no decode and no resample. Plays
-    read through ``reader()``; the file closes and the memory goes when the last one closes."""
+    read through ``reader()``; the file closes and the memory goes when the last one closes.
 
-    def __init__(self, path: Path | str, *, plays: int, expected_samples: int, sample_rate: int) -> None:
-        self._source = AudioReader(path, sample_rate=sample_rate)
-        self._samples = np.zeros((self._source.channels, max(expected_samples, 1)), dtype=np.float32)
-        self._decoded = 0
+    With ``kept`` (the process's ``DecodedSources`` and the file's digest) the samples an earlier
+    render decoded are read from there — the file is opened only to decode past them — and what
+    this render decoded is kept there when the last play closes."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        plays: int,
+        expected_samples: int,
+        sample_rate: int,
+        kept: tuple[DecodedSources, str] | None = None,
+    ) -> None:
+        self._path, self._rate, self._kept = Path(path), sample_rate, kept
+        earlier = kept[0].get(kept[1]) if kept else None
+        self._source: AudioReader | None = None
+        if earlier is None:
+            self._source = AudioReader(path, sample_rate=sample_rate)
+            channels = self._source.channels
+            self._samples = np.zeros((channels, max(expected_samples, 1)), dtype=np.float32)
+            self._decoded, self._exhausted = 0, False
+        else:  # read-only: decoding further copies it into a larger buffer first
+            self._samples, self._exhausted = earlier
+            self._decoded = self._samples.shape[1]
         self._unopened = plays
         self._open = 0
 
@@ -365,12 +386,17 @@ class DecodedAudio:
     def release(self) -> None:
         self._open -= 1
         if self._open <= 0 and self._unopened <= 0:
-            self._source.close()
+            if self._kept:
+                self._kept[0].keep(self._kept[1], self._samples[:, : self._decoded], self._exhausted)
+            if self._source is not None:
+                self._source.close()
             self._samples = self._samples[:, :0]
 
     def _decode_until(self, stop: int) -> None:
-        while self._decoded < stop and not self._source.exhausted:
-            chunk = self._source.read_some(max(stop - self._decoded, SAMPLE_RATE))
+        while self._decoded < stop and not self._exhausted:
+            source = self._reader()
+            chunk = source.read_some(max(stop - self._decoded, SAMPLE_RATE))
+            self._exhausted = source.exhausted
             end = self._decoded + chunk.shape[1]
             if end > self._samples.shape[1]:  # longer than its probed duration said
                 grown = np.zeros((self._samples.shape[0], 2 * end), dtype=np.float32)
@@ -378,6 +404,42 @@ class DecodedAudio:
                 self._samples = grown
             self._samples[:, self._decoded : end] = chunk
             self._decoded = end
+
+    def _reader(self) -> AudioReader:
+        if self._source is None:  # continuing past what an earlier render decoded
+            self._source = AudioReader(self._path, sample_rate=self._rate)
+            self._source.skip(self._decoded)
+        return self._source
+
+
+class DecodedSources:
+    """Decoded sources kept across the renders of one process (a batch's music bed): each file's
+    samples by its content digest, as far as a render decoded them, so the next render neither
+    decodes nor resamples them again. Bounded in bytes; the least recently used go first."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[np.ndarray, bool]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> tuple[np.ndarray, bool] | None:
+        """(samples decoded so far, whether that is the whole file), or None."""
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is not None:
+                self._entries.move_to_end(digest)
+            return entry
+
+    def keep(self, digest: str, samples: np.ndarray, complete: bool) -> None:
+        if samples.nbytes > self.max_bytes or samples.shape[1] == 0:
+            return
+        with self._lock:
+            earlier = self._entries.get(digest)
+            if earlier is None or earlier[0].shape[1] < samples.shape[1]:
+                self._entries[digest] = (samples, complete)
+            self._entries.move_to_end(digest)
+            while sum(entry[0].nbytes for entry in self._entries.values()) > self.max_bytes:
+                self._entries.popitem(last=False)
 
 
 class DecodedReader:

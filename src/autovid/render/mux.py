@@ -3,7 +3,9 @@
 Fast path: an H.264 input whose timestamps are usable and a spec that asks for no bitrate and no
 fps change has its video packets copied into the MP4 unchanged — no decode, no encode — so the
 render costs little more than the audio. Otherwise the video is decoded and encoded once with
-libx264 (yuv420p) at the spec's preset, bitrate and fps.
+libx264 (yuv420p) at the spec's preset, bitrate and fps, on threads of its own that start before
+the audio is mixed (``EncodingMp4Writer``). Both writers write through ``_Mp4File``: a partial
+file beside the target, renamed when complete, removed on any failure or cancel.
 
 Packets from both streams are fed to the muxer in decode-time order, so memory stays flat and the
 file is interleaved; ``+faststart`` puts the index at the front for streaming playback.
@@ -13,13 +15,15 @@ from __future__ import annotations
 
 import heapq
 import os
+import queue
 import struct
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import av
 
@@ -29,6 +33,13 @@ from autovid.render.media import VideoInfo, VideoScan, describe_ffmpeg_error
 from autovid.spec.models import Encoding
 
 _MUX_CHECK_S = 0.5  # call checkpoint/progress every this much media time while muxing
+# Decoded frames queued for the encoder (~3 MB each at 1080p) and encoded packets queued for the
+# muxer: the encoder runs ahead while the audio is mixed (~0.1 s per 1 s of video, so a 10-minute
+# video is ~60 s ahead at most, ~30 MB at 4 Mbit/s) and then waits for the muxer.
+_FRAMES_AHEAD = 8
+_PACKETS_AHEAD = 2048
+_POLL_S = 0.1  # how often a waiting pipe looks at its stop flag
+_T = TypeVar("_T")
 _TEXT_TIME_BASE = Fraction(1, 1000)
 # The mov_text encoder wants an ASS header to open; the MP4 stores only the text samples.
 _ASS_HEADER = (
@@ -82,35 +93,170 @@ def mux(
     overlay: Callable[[av.VideoFrame, float], av.VideoFrame] | None = None,
 ) -> None:
     """Write ``output_path`` (MP4, faststart): the video encoded once, the AAC track copied from
-    ``audio_path``, and the ``text_track`` as a mov_text stream. ``overlay`` draws on each decoded
-    frame (at its time in seconds) before it is encoded. (The fast path, video copied, is
-    ``CopyingMp4Writer``.)
+    ``audio_path``, the ``text_track`` as a mov_text stream; ``overlay`` draws on each frame (at
+    its time in seconds) before it is encoded. (The fast path, video copied, is
+    ``CopyingMp4Writer``.)"""
+    with EncodingMp4Writer(
+        video_path=video_path,
+        video=video,
+        scan=scan,
+        output_path=output_path,
+        encoding=encoding,
+        text_track=text_track,
+        overlay=overlay,
+    ) as writer:
+        writer.finish(audio_path, checkpoint=checkpoint, on_progress=on_progress)
 
-    The file is written beside the target and renamed at the end, so a failed or cancelled
-    render leaves nothing half-written under the output's name.
-    """
-    partial = output_path.with_name(output_path.name + ".partial")
+
+class _Mp4File:
+    """An MP4 being written: ``NAME.partial`` beside its target, renamed to the target when it is
+    complete, closed and removed when anything fails or the render is cancelled — a failed render
+    leaves nothing half-written under the output's name. It also owns the inputs a writer opens,
+    so that one ``close`` releases everything. Both writers write through it."""
+
+    def __init__(self, output_path: Path) -> None:
+        self._target = output_path
+        self._partial = output_path.with_name(output_path.name + ".partial")
+        self._containers: list[Any] = []
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        with media_errors():
+            self.out: av.container.OutputContainer = self.opened(
+                av.open(str(self._partial), "w", format="mp4", options={"movflags": "+faststart"})
+            )
+
+    def opened(self, container: Any) -> Any:
+        self._containers.append(container)
+        return container
+
+    def open_video(self, path: Path) -> tuple[av.container.InputContainer, av.VideoStream]:
+        with media_errors():
+            container = self.opened(av.open(str(path), metadata_errors="ignore"))
+        return container, next(s for s in container.streams.video if s.index == _video_index(container))
+
+    def commit(self) -> None:
+        """Close everything (the muxer writes its index) and put the file under its name."""
+        with media_errors():
+            self.close()
+        os.replace(self._partial, self._target)
+
+    def discard(self) -> None:
+        self.close()
+        self._partial.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        while self._containers:
+            self._containers.pop().close()
+
+
+@contextmanager
+def media_errors() -> Iterator[None]:
+    """FFmpeg's errors while writing, as the ``MediaError`` the pipeline reports."""
     try:
-        with (
-            av.open(str(video_path), metadata_errors="ignore") as video_in,
-            av.open(str(audio_path)) as audio_in,
-            av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"}) as out,
-        ):
-            in_video = next(s for s in video_in.streams.video if s.index == _video_index(video_in))
-            video_packets = _encoded_packets(video_in, in_video, video, scan, encoding, out, overlay)
-            in_audio = audio_in.streams.audio[0]
-            audio_packets = _demuxed_packets(audio_in, in_audio, out.add_stream_from_template(in_audio))
-            texts = (
-                text_packets(text_track, add_text_stream(out, text_track.language)) if text_track else None
-            )
-            _write_interleaved(
-                out, video_packets, audio_packets, scan.duration_s, checkpoint, on_progress, texts
-            )
-        os.replace(partial, output_path)
+        yield
     except av.FFmpegError as exc:
         raise MediaError(f"writing the MP4 failed: {describe_ffmpeg_error(exc)}") from None
-    finally:
-        partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def _discarded_on_error(file: _Mp4File) -> Iterator[None]:
+    """For a writer's constructor: when it fails, no ``with`` block will clean up after it."""
+    try:
+        yield
+    except BaseException:
+        file.discard()
+        raise
+
+
+class EncodingMp4Writer:
+    """The re-encoding path's MP4. Made before the audio is mixed: the video is decoded and
+    encoded from then on, on two threads of its own (FFmpeg releases the GIL in both, and the
+    decoder's and libx264's own threads keep the cores busy), while the mix is being encoded.
+    ``finish(audio_path)`` muxes the encoded video and the AAC track interleaved and puts the file
+    in place. Used as a context manager: leaving the block without ``finish()`` stops the threads
+    and removes the partial file."""
+
+    def __init__(
+        self,
+        *,
+        video_path: Path,
+        video: VideoInfo,
+        scan: VideoScan,
+        output_path: Path,
+        encoding: Encoding,
+        text_track: TextTrack | None = None,
+        overlay: Callable[[av.VideoFrame, float], av.VideoFrame] | None = None,
+    ) -> None:
+        self._file = _Mp4File(output_path)
+        self._duration_s = scan.duration_s
+        self._text_track = text_track
+        self._stop = threading.Event()
+        self._pipes: list[_Pipe[Any]] = []
+        with self._cleaned_up_on_error(), media_errors():
+            container, stream = self._file.open_video(video_path)
+            stream.thread_type = "AUTO"  # frame and slice threads, as many as the cores
+            out_stream, rate = _add_encoder(self._file.out, stream, video, encoding)
+            size = out_stream.width, out_stream.height
+            frames = self._pipe(
+                (t, _for_encoder(f, *size)) for t, f in _decoded_frames(container, stream, scan, rate)
+            )
+            if encoding.fps:
+                timed = _constant_rate(frames, rate, scan.duration_s)
+            else:
+                timed = _own_timing(frames, stream.time_base)
+            self._packets = self._pipe(_encoded(out_stream, timed, overlay), maxsize=_PACKETS_AHEAD)
+        self._finished = False
+
+    def __enter__(self) -> EncodingMp4Writer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if not self._finished:
+            self._stop_threads()
+            self._file.discard()
+
+    def finish(
+        self,
+        audio_path: Path,
+        *,
+        checkpoint: Callable[[], None] | None = None,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> None:
+        """Mux the video as it is encoded with the AAC track of ``audio_path``; put the file in
+        place."""
+        with media_errors():
+            audio_in = self._file.opened(av.open(str(audio_path)))
+            in_audio = audio_in.streams.audio[0]
+            audio_packets = _demuxed_packets(
+                audio_in, in_audio, self._file.out.add_stream_from_template(in_audio)
+            )
+            track = self._text_track
+            texts = text_packets(track, add_text_stream(self._file.out, track.language)) if track else None
+            _write_interleaved(
+                self._file.out, self._packets, audio_packets, self._duration_s, checkpoint, on_progress, texts
+            )
+        self._stop_threads()
+        self._file.commit()
+        self._finished = True
+
+    @contextmanager
+    def _cleaned_up_on_error(self) -> Iterator[None]:
+        """For the constructor: when it fails, no ``with`` block will stop what it started."""
+        try:
+            yield
+        except BaseException:
+            self._stop_threads()
+            self._file.discard()
+            raise
+
+    def _pipe(self, items: Iterator[_T], maxsize: int = _FRAMES_AHEAD) -> _Pipe[_T]:
+        pipe = _Pipe(items, maxsize=maxsize, stop=self._stop)
+        self._pipes.append(pipe)
+        return pipe
+
+    def _stop_threads(self) -> None:
+        self._stop.set()
+        for pipe in reversed(self._pipes):  # the encoder first: it reads from the decoder
+            pipe.join()
 
 
 class CopyingMp4Writer:
@@ -126,23 +272,17 @@ class CopyingMp4Writer:
     def __init__(
         self, *, video_path: Path, scan: VideoScan, output_path: Path, text_track: TextTrack | None = None
     ) -> None:
-        self._output = output_path
-        self._partial = output_path.with_name(output_path.name + ".partial")
-        self._containers: list[av.container.Container] = []
+        self._file = _Mp4File(output_path)
+        self._out = self._file.out
         self._finished = False
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._errors(cleanup=True):
-            video_in = self._opened(av.open(str(video_path), metadata_errors="ignore"))
-            self._out = self._opened(
-                av.open(str(self._partial), "w", format="mp4", options={"movflags": "+faststart"})
-            )
-            in_video = next(s for s in video_in.streams.video if s.index == _video_index(video_in))
+        with _discarded_on_error(self._file), media_errors():
+            video_in, in_video = self._file.open_video(video_path)
             out_video = self._out.add_stream_from_template(in_video)
             self._video = _keyed(_copied_packets(video_in, in_video, out_video, scan), 0)
             if text_track is not None:  # cues go in among the video packets, in time order
                 texts = text_packets(text_track, add_text_stream(self._out, text_track.language))
                 self._video = heapq.merge(self._video, _keyed(texts, 2))
-        self._next_video = next(self._video, None)
+            self._next_video = next(self._video, None)
         self._audio: av.AudioStream | None = None
 
     def __enter__(self) -> CopyingMp4Writer:
@@ -150,15 +290,14 @@ class CopyingMp4Writer:
 
     def __exit__(self, *exc_info: object) -> None:
         if not self._finished:
-            self._close()
-            self._partial.unlink(missing_ok=True)
+            self._file.discard()
 
     def add_aac_stream(self, sample_rate: int, bitrate_bps: int) -> None:
-        with self._errors():
+        with media_errors():
             self._audio = add_aac_stream(self._out, sample_rate, bitrate_bps)
 
     def write_aac(self, packets: list[av.Packet]) -> None:
-        with self._errors():
+        with media_errors():
             for packet in packets:
                 self._video_until(packet.dts * float(packet.time_base))
                 packet.stream = self._audio
@@ -167,10 +306,9 @@ class CopyingMp4Writer:
     def finish(self) -> None:
         """The video packets after the last audio packet, the index (moved to the front), and the
         file renamed to its name."""
-        with self._errors():
+        with media_errors():
             self._video_until(float("inf"))
-            self._close()
-        os.replace(self._partial, self._output)
+        self._file.commit()
         self._finished = True
 
     def _video_until(self, time_s: float) -> None:
@@ -178,25 +316,71 @@ class CopyingMp4Writer:
             self._out.mux(self._next_video[2])
             self._next_video = next(self._video, None)
 
-    def _opened(self, container: Any) -> Any:
-        self._containers.append(container)
-        return container
 
-    def _close(self) -> None:
-        while self._containers:
-            self._containers.pop().close()
+class _Failure:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
-    @contextmanager
-    def _errors(self, *, cleanup: bool = False) -> Iterator[None]:
+
+class _Stopped(Exception):
+    """The writer is being closed: a pipe's reader gives up waiting."""
+
+
+_END = object()
+
+
+class _Pipe(Generic[_T]):
+    """Runs the iterator ``items`` on a thread of its own, up to ``maxsize`` items ahead of the
+    reader; its exceptions reach the reader. Setting ``stop`` ends both sides (the reader with
+    ``_Stopped``); ``join()`` waits for the thread."""
+
+    def __init__(self, items: Iterator[_T], *, maxsize: int, stop: threading.Event) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize)
+        self._stop = stop
+        self._ended = False
+        self._thread = threading.Thread(target=self._run, args=(items,), name="video", daemon=True)
+        self._thread.start()
+
+    def __iter__(self) -> _Pipe[_T]:
+        return self
+
+    def __next__(self) -> _T:
+        if self._ended:
+            raise StopIteration
+        while True:
+            try:
+                item = self._queue.get(timeout=_POLL_S)
+                break
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise _Stopped from None
+        if item is _END or isinstance(item, _Failure):
+            self._ended = True
+            if item is _END:
+                raise StopIteration
+            raise item.error
+        return item
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def _run(self, items: Iterator[_T]) -> None:
         try:
-            yield
-        except BaseException as exc:
-            if cleanup:  # the constructor failed: no ``with`` block will close what it opened
-                self._close()
-                self._partial.unlink(missing_ok=True)
-            if isinstance(exc, av.FFmpegError):
-                raise MediaError(f"writing the MP4 failed: {describe_ffmpeg_error(exc)}") from None
-            raise
+            for item in items:
+                if not self._put(item):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # handed to the reader, which raises it
+            self._put(_Failure(exc))
+
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=_POLL_S)
+                return True
+            except queue.Full:
+                continue
+        return False
 
 
 def drawn_on(draw: Callable[[Any, float], Any]) -> Callable[[av.VideoFrame, float], av.VideoFrame]:
@@ -303,18 +487,12 @@ def _copied_packets(
         yield packet
 
 
-def _encoded_packets(
-    container: av.container.InputContainer,
-    stream: av.VideoStream,
-    info: VideoInfo,
-    scan: VideoScan,
-    encoding: Encoding,
-    out: av.container.OutputContainer,
-    overlay: Callable[[av.VideoFrame, float], av.VideoFrame] | None = None,
-) -> Iterator[av.Packet]:
-    """Decode every frame once and encode it with libx264, at ``encoding.fps`` when set (frames
-    are repeated or dropped to the nearest time) or at the input's own timestamps."""
-    stream.thread_type = "AUTO"
+def _add_encoder(
+    out: av.container.OutputContainer, stream: av.VideoStream, info: VideoInfo, encoding: Encoding
+) -> tuple[av.VideoStream, Fraction]:
+    """The libx264 output stream (yuv420p, even size) at ``encoding.fps`` when set, otherwise at
+    the input's own timestamps; and the frame rate. Its encoder is opened here, before the
+    threads start, so that the muxer's header never races the encoder thread."""
     rate = Fraction(encoding.fps).limit_denominator(1001) if encoding.fps else info.frame_rate or Fraction(30)
     out_stream = out.add_stream("libx264", rate=rate)
     out_stream.width, out_stream.height = info.width - info.width % 2, info.height - info.height % 2
@@ -323,17 +501,19 @@ def _encoded_packets(
     out_stream.codec_context.options = {"preset": encoding.preset}
     if encoding.bitrate:
         out_stream.bit_rate = encoding.video_bitrate_bps()
-    frames = _decoded_frames(container, stream, scan, rate)
-    timed = (
-        _constant_rate(frames, rate, scan.duration_s)
-        if encoding.fps
-        else _own_timing(frames, stream.time_base)
-    )
-    for frame in timed:
-        ready = _for_encoder(frame, out_stream.width, out_stream.height)
+    out_stream.codec_context.open()
+    return out_stream, rate
+
+
+def _encoded(
+    out_stream: av.VideoStream,
+    frames: Iterator[av.VideoFrame],
+    overlay: Callable[[av.VideoFrame, float], av.VideoFrame] | None = None,
+) -> Iterator[av.Packet]:
+    for frame in frames:
         if overlay is not None:
-            ready = overlay(ready, float(ready.pts * ready.time_base))
-        yield from out_stream.encode(ready)
+            frame = overlay(frame, float(frame.pts * frame.time_base))
+        yield from out_stream.encode(frame)
     yield from out_stream.encode(None)
 
 

@@ -7,6 +7,7 @@ into an AAC track), encoding (the MP4: video copied or encoded once, audio muxed
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import threading
@@ -24,7 +25,7 @@ import numpy as np
 from autovid.captions.languages import mp4_language
 from autovid.errors import AssetError, MediaError, SpeechError
 from autovid.ports import SpeechRequest
-from autovid.render.aac import write_aac_track
+from autovid.render.aac import SegmentStore, write_aac_track
 from autovid.render.captioning import Captions, caption_asset_ids, captioned_tts, make_captions
 from autovid.render.limits import RenderLimits
 from autovid.render.loudness import LoudnessMeter, TruePeak, limiting_warning, normalising_gain
@@ -32,6 +33,7 @@ from autovid.render.media import (
     SAMPLE_RATE,
     AudioReader,
     DecodedAudio,
+    DecodedSources,
     MediaInfo,
     VideoInfo,
     VideoScan,
@@ -42,7 +44,14 @@ from autovid.render.media import (
     scan_video,
 )
 from autovid.render.mixer import AAC_HEADROOM_DB, DEFAULT_TRUE_PEAK_DBTP, Mixer, SampleSource
-from autovid.render.mux import CopyingMp4Writer, TextTrack, VideoMode, choose_video_mode, drawn_on, mux
+from autovid.render.mux import (
+    CopyingMp4Writer,
+    EncodingMp4Writer,
+    TextTrack,
+    VideoMode,
+    choose_video_mode,
+    drawn_on,
+)
 from autovid.render.plan import Plan, Source, make_plan
 from autovid.render.report import VOICE_SUBSTITUTED, AudioReport, CaptionFile, RenderWarning, VoiceUsed
 from autovid.spec.models import AudioAsset, AudioEvent, JobSpec, TtsEvent, VideoAsset
@@ -88,6 +97,15 @@ class RenderResult:
     audio: AudioReport | None = None
     captions: tuple[CaptionFile, ...] = ()
     voices: tuple[VoiceUsed, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """What renders share so that a batch's rows cost little more than what differs between them:
+    encoded AAC segments (a machine's disk cache) and decoded sources (this process's memory)."""
+
+    segments: SegmentStore | None = None
+    decoded: DecodedSources | None = None
 
 
 @dataclass
@@ -160,10 +178,13 @@ def render(
     progress: Callable[[str, float], None] | None = None,
     checkpoint: Callable[[], None] | None = None,
     limits: RenderLimits = DEFAULT_LIMITS,
+    reuse: Reuse | None = None,
 ) -> RenderResult:
     """Render ``spec`` to ``output_path``. ``checkpoint`` is called between steps and for every
     audio block; whatever it raises (cancellation, timeout) aborts the render. A job over
-    ``limits`` fails before its speech is synthesized or any asset decoded."""
+    ``limits`` fails before its speech is synthesized or any asset decoded. With ``reuse``, what
+    earlier renders decoded or encoded from the same inputs is not done again; the output is the
+    same, byte for byte."""
     check = checkpoint or (lambda: None)
     meter = _Progress(progress)
     timings: dict[str, float] = {}
@@ -172,7 +193,8 @@ def render(
     inputs = _prepare(spec, assets, speech, workdir, check, meter, timings, limits)
     captions = _captions(spec, inputs, output_path)
     mode = _video_mode(spec, inputs)
-    plan, mixed = _write(spec, inputs, mode, captions, output_path, workdir, check, meter, timings)
+    shared = reuse or Reuse()
+    plan, mixed = _write(spec, inputs, mode, captions, output_path, workdir, check, meter, timings, shared)
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
     meter.report("encoding", 100)
@@ -222,38 +244,29 @@ def _write(
     check: Callable[[], None],
     meter: _Progress,
     timings: dict[str, float],
+    reuse: Reuse,
 ) -> tuple[Plan, _Mixed]:
-    """Mix and encode the audio and write the MP4. Fast path: the MP4 is written as the audio is
-    encoded (video packets interleaved with each finished AAC segment); otherwise the AAC goes to
-    a file and the video is encoded after."""
+    """Mix and encode the audio and write the MP4. Both writers are made before the mix. Fast
+    path: the MP4 is written as the audio is encoded (video packets interleaved with each
+    finished AAC segment). Otherwise the video is decoded and encoded from then on, beside the
+    mix, and the AAC goes to a file first."""
     mixed_until = 95.0 if mode.copy else 40.0  # on the fast path the time goes to the audio
     with ExitStack() as stack:
-        writer = (
-            stack.enter_context(
-                CopyingMp4Writer(
-                    video_path=inputs.video_path,
-                    scan=inputs.scan,
-                    output_path=output_path,
-                    text_track=_text_track(spec, captions),
-                )
-            )
-            if mode.copy
-            else None
-        )
+        writer = stack.enter_context(_mp4_writer(spec, inputs, mode, captions, output_path))
+        copying = isinstance(writer, CopyingMp4Writer)
         with _timed(timings, "mixing"):
             plan = _plan(spec, inputs)
-            audio = writer or workdir / "mix.m4a"
-            mixed = _mix_to_aac(
-                spec, plan, inputs, audio, check, _reporter(meter, "mixing", PREPARED_PERCENT, mixed_until)
-            )
+            audio = writer if copying else workdir / "mix.m4a"
+            on_mixed = _reporter(meter, "mixing", PREPARED_PERCENT, mixed_until)
+            mixed = _mix_to_aac(spec, plan, inputs, audio, check, on_mixed, reuse)
         with _timed(timings, "encoding"):
             meter.report("encoding", mixed_until)
-            if writer:
+            if isinstance(writer, CopyingMp4Writer):
                 check()  # the last moment a cancel can still leave no file behind
                 writer.finish()
             else:
                 on_fraction = _reporter(meter, "encoding", mixed_until, 100)
-                _write_mp4(spec, inputs, workdir / "mix.m4a", output_path, check, on_fraction, captions)
+                writer.finish(workdir / "mix.m4a", checkpoint=check, on_progress=on_fraction)
     return plan, mixed
 
 
@@ -336,6 +349,7 @@ def _mix_to_aac(
     audio: Path | CopyingMp4Writer,
     check: Callable[[], None],
     on_fraction: Callable[[float], None],
+    reuse: Reuse,
 ) -> _Mixed:
     """Mix, measure and encode. With ``output.loudness`` a first pass measures the mix (keeping
     only its energy and peak per 5 ms) and the second plays it at the gain that reaches the
@@ -343,7 +357,7 @@ def _mix_to_aac(
     final mix's: loudness as it goes to the encoder, true peak of the AAC as decoded."""
     loudness = spec.output.loudness
     total = max(1, plan.total_samples)
-    opener = _source_opener(inputs, plan, passes=1 if loudness is None else 2)
+    opener = _source_opener(inputs, plan, passes=1 if loudness is None else 2, decoded=reuse.decoded)
     gain_db, warnings = 0.0, list[RenderWarning]()
     true_peak = DEFAULT_TRUE_PEAK_DBTP if loudness is None else loudness.truePeak
     if loudness is not None:
@@ -366,6 +380,7 @@ def _mix_to_aac(
         expected_samples=plan.total_samples,
         on_block=lambda produced: encoding(produced / total),
         true_peak=peak,
+        cache=reuse.segments,
     )
     target = None if loudness is None else loudness.target_lufs
     heavy = limiting_warning(-mixer.limiter.max_reduction_db, target_lufs=target, ceiling_dbtp=true_peak)
@@ -399,26 +414,21 @@ def _reporter_slice(on_fraction: Callable[[float], None], low: float, high: floa
     return lambda fraction: on_fraction(low + (high - low) * fraction)
 
 
-def _write_mp4(
-    spec: JobSpec,
-    inputs: _Inputs,
-    audio_path: Path,
-    output_path: Path,
-    check: Callable[[], None],
-    on_fraction: Callable[[float], None],
-    captions: Captions | None = None,
-) -> None:
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    mux(
+def _mp4_writer(
+    spec: JobSpec, inputs: _Inputs, mode: VideoMode, captions: Captions | None, output_path: Path
+) -> CopyingMp4Writer | EncodingMp4Writer:
+    text_track = _text_track(spec, captions)
+    if mode.copy:
+        return CopyingMp4Writer(
+            video_path=inputs.video_path, scan=inputs.scan, output_path=output_path, text_track=text_track
+        )
+    return EncodingMp4Writer(
         video_path=inputs.video_path,
         video=_video_info(inputs),
         scan=inputs.scan,
-        audio_path=audio_path,
         output_path=output_path,
         encoding=spec.output.encoding,
-        checkpoint=check,
-        on_progress=on_fraction,
-        text_track=_text_track(spec, captions),
+        text_track=text_track,
         overlay=_burn_in(spec, captions, _video_info(inputs)),
     )
 
@@ -672,17 +682,21 @@ class _GuardedReader:
         self._reader.close()
 
 
-def _source_opener(inputs: _Inputs, plan: Plan, *, passes: int = 1) -> Callable[[Source], SampleSource]:
+def _source_opener(
+    inputs: _Inputs, plan: Plan, *, passes: int = 1, decoded: DecodedSources | None = None
+) -> Callable[[Source], SampleSource]:
     """Opens each clip's source: streamed from its file, or, for a source played more than once
     (a looped track, or any source when the plan is mixed twice to measure its loudness) and short
     enough, decoded once and then read from memory — a repetition no longer costs a decode (and a
-    resample)."""
+    resample). With ``decoded`` (kept across renders) every audio asset short enough is read
+    through it: a batch decodes its music bed and its effects once, not once per row."""
     plays = Counter(clip.source for clip in plan.clips for _ in range(passes))  # in order of first play
     shared: dict[Source, DecodedAudio | None] = {}  # None: streamed from its file at every play
     budget = MAX_DECODED_BYTES
     for source, count in plays.items():
         size = _decoded_samples(inputs, source)
-        if count > 1 and size is not None and size * 2 * 4 <= budget:
+        kept_across = decoded is not None and source.kind == "asset"
+        if (count > 1 or kept_across) and size is not None and size * 2 * 4 <= budget:
             shared[source] = None
             budget -= size * 2 * 4
 
@@ -698,12 +712,18 @@ def _source_opener(inputs: _Inputs, plan: Plan, *, passes: int = 1) -> Callable[
                     plays=plays[source],
                     expected_samples=_decoded_samples(inputs, source) or 0,
                     sample_rate=SAMPLE_RATE,
+                    kept=(decoded, _file_digest(path, SAMPLE_RATE)) if decoded is not None else None,
                 )
             return _GuardedReader(audio.reader(), fail)
         except MediaError as exc:
             raise fail(exc.message) from None
 
     return open_source
+
+
+def _file_digest(path: Path, sample_rate: int) -> str:
+    with path.open("rb") as file:
+        return f"{hashlib.file_digest(file, 'sha256').hexdigest()}@{sample_rate}"
 
 
 def _decoded_samples(inputs: _Inputs, source: Source) -> int | None:

@@ -1,0 +1,204 @@
+"""Reuse of encoded AAC segments across renders: a row rendered with a warm cache is the same
+file, packet for packet, as the row rendered alone; whatever changes a segment's samples or its
+encoder misses; the cache stays within its bound."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+
+from autovid import samples
+from autovid.adapters.local.segment_cache import DiskSegmentCache
+from autovid.render.aac import FRAME_SAMPLES, write_aac_track
+from autovid.render.media import AudioReader, DecodedAudio, DecodedSources
+from autovid.render.pipeline import Reuse
+from tests.integration.render.conftest import Media, Renderer, audio_event, make_spec, tts_event
+
+_decoded: dict[int, DecodedSources] = {}
+VIDEO_S = 6.0  # segments of 1.02, 2.05, 1.92 and 1.01 s: the greeting touches the first only
+
+
+class CountingCache(DiskSegmentCache):
+    """The real disk cache, counting what it is asked."""
+
+    def __init__(self, directory: Path, max_bytes: int = 64 * 1024**2) -> None:
+        super().__init__(directory, max_bytes)
+        self.hits = self.misses = 0
+
+    def get(self, key: str) -> bytes | None:
+        data = super().get(key)
+        if data is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return data
+
+
+def packets(path: Path) -> list[tuple[str, int | None, int | None, int, bytes]]:
+    with av.open(str(path)) as container:
+        return [(p.stream.type, p.pts, p.dts, p.duration or 0, bytes(p)) for p in container.demux() if p.size]
+
+
+def row_spec(
+    media: Media,
+    *,
+    effect_volume: float = 0.8,
+    fade_s: float = 0.1,
+    bitrate: str | None = None,
+    music: str = "bed.mp3",
+    video_bitrate: str | None = None,
+) -> Any:
+    media.video("row.mp4", duration_s=VIDEO_S)
+    media.music("bed.mp3", 2.5)
+    media.effect("hit.wav", "impact")
+    encoding = {"audio_bitrate": bitrate} if bitrate else {}
+    if video_bitrate:
+        encoding["bitrate"] = video_bitrate
+    return make_spec(
+        "row.mp4",
+        audio={"bed": music, "hit": "hit.wav"},
+        music={"playlist": ["bed"], "loop": True, "volume": 0.4, "crossfadeDuration": 0.5},
+        timeline=[
+            tts_event(0.2, "Hi there", duckingLevel=0.3, duckingFadeDuration=fade_s),
+            audio_event(4.0, "hit", effect_volume),
+        ],
+        encoding=encoding,
+    )
+
+
+def rendered(renderer: Renderer, spec: Any, cache: DiskSegmentCache | None, name: str) -> Path:
+    """The output of ``spec`` rendered with ``cache`` and a decoded-source cache of its own
+    (reused by the renders of a test through the same ``cache``), or with no reuse at all."""
+    reuse = Reuse(segments=cache, decoded=_decoded.setdefault(id(cache), DecodedSources())) if cache else None
+    result = renderer(spec, reuse=reuse)
+    kept = renderer.tmp_path / name
+    result.output_path.replace(kept)
+    return kept
+
+
+def test_a_row_with_a_warm_cache_is_packet_identical_to_the_row_alone(
+    media: Media, renderer: Renderer, tmp_path: Path
+) -> None:
+    spec = row_spec(media)
+    renderer.speech.duration_s = 0.4  # the row's greeting: 0.2 - 0.6 s, in the first segment
+    alone = rendered(renderer, spec, None, "alone.mp4")
+    cache = CountingCache(tmp_path / "cache")
+    renderer.speech.duration_s = 0.3  # another row: a greeting of another length
+    rendered(renderer, spec, cache, "other-row.mp4")
+    assert cache.hits == 0 and cache.misses == 4
+    renderer.speech.duration_s = 0.4  # back to the first row, with the other row's segments cached
+    warm = rendered(renderer, spec, cache, "warm.mp4")
+    assert cache.hits == 3, "only the segment the greeting touches is encoded again"
+    assert packets(warm) == packets(alone)
+    again = rendered(renderer, spec, cache, "again.mp4")
+    assert cache.hits == 3 + 4
+    assert packets(again) == packets(alone)
+
+
+def test_a_cached_segment_brings_its_true_peak(media: Media, renderer: Renderer, tmp_path: Path) -> None:
+    """The report's true peak is of the AAC as decoded; a segment taken from the cache is not
+    decoded again, so its peak comes with it: the warm render reports what a fresh one does."""
+    spec = row_spec(media)
+    renderer.speech.duration_s = 0.4
+    fresh = renderer(spec).audio
+    cache = CountingCache(tmp_path / "cache")
+    cold = renderer(spec, reuse=Reuse(segments=cache)).audio
+    warm = renderer(spec, reuse=Reuse(segments=cache)).audio
+    assert cache.hits == 4
+    assert fresh.true_peak_dbtp is not None and fresh.true_peak_dbtp > -30
+    assert warm == cold == fresh
+
+
+@pytest.mark.parametrize(
+    ("change", "all_miss"),
+    [
+        ({"effect_volume": 0.5}, False),  # a gain: the effect's segment (4.0 s) misses
+        ({"fade_s": 0.3}, False),  # a ducking ramp: the greeting's segment misses
+        ({"bitrate": "128k"}, True),  # the encoder's settings: every segment misses
+        ({"music": "bed-other.mp3"}, True),  # the music file's bytes
+    ],
+)
+def test_a_change_that_reaches_a_segment_misses(
+    media: Media, renderer: Renderer, tmp_path: Path, change: dict[str, Any], all_miss: bool
+) -> None:
+    media.get("bed-other.mp3", lambda p: samples.make_music_loop(p, 2.5, seed=7))
+    cache = CountingCache(tmp_path / "cache")
+    renderer.speech.duration_s = 0.4
+    rendered(renderer, row_spec(media), cache, "base.mp4")
+    cache.hits = cache.misses = 0
+    changed = row_spec(media, **change)
+    warm = rendered(renderer, changed, cache, "changed-warm.mp4")
+    assert cache.misses == 4 if all_miss else 1 <= cache.misses < 4
+    alone = rendered(renderer, changed, None, "changed-alone.mp4")
+    assert packets(warm) == packets(alone)
+
+
+def test_the_cache_stays_within_its_bound_over_200_rows(tmp_path: Path) -> None:
+    """200 short rows, each its own tone then a part all rows share: the first segment differs
+    in every row, the second (whose pre-roll lies in the shared part) is the same in all."""
+    bound = 12_000  # a few rows' worth: entries are evicted all along
+    cache = CountingCache(tmp_path / "cache", max_bytes=bound)
+    t = np.arange(12 * FRAME_SAMPLES) / 48_000
+    shared = np.stack([np.sin(2 * np.pi * 330 * t)] * 2).astype(np.float32) * 0.2
+    for row in range(200):
+        own = np.stack([np.sin(2 * np.pi * (200 + row) * t[: 4 * FRAME_SAMPLES])] * 2).astype(np.float32)
+        write_aac_track(
+            [own, shared],
+            tmp_path / "row.m4a",
+            sample_rate=48_000,
+            segment_samples=12 * FRAME_SAMPLES,
+            cache=cache,
+            workers=1,
+        )
+        assert cache.size_bytes() <= bound, f"row {row}"
+    assert cache.hits == 199, "the rows' shared segment was reused"
+
+
+def test_the_least_recently_used_entries_go_first(tmp_path: Path) -> None:
+    cache = DiskSegmentCache(tmp_path / "cache", max_bytes=3000)
+    for age_s, name in ((300, "a"), (200, "b"), (100, "c")):  # written in this order, long ago
+        cache.put(name * 8, name.encode() * 1000)
+        stamp = time.time() - age_s
+        os.utime(cache.directory / f"{name * 8}.seg", (stamp, stamp))
+    assert cache.get("aaaaaaaa") is not None  # used: now the most recent
+    cache.put("dddddddd", b"d" * 1000)
+    assert cache.get("bbbbbbbb") is None
+    assert all(cache.get(k) is not None for k in ("aaaaaaaa", "cccccccc", "dddddddd"))
+    assert cache.size_bytes() <= 3000
+
+
+def test_decoded_sources_serve_the_samples_a_fresh_decode_gives(media: Media, tmp_path: Path) -> None:
+    music = tmp_path / "bed.mp3"
+    music.write_bytes(media.music("bed.mp3", 2.5).read_bytes())
+    with AudioReader(music) as reader:
+        fresh = reader.read(3 * 48_000)
+    kept = DecodedSources()
+
+    def played(count: int) -> np.ndarray:
+        audio = DecodedAudio(music, plays=1, expected_samples=0, sample_rate=48_000, kept=(kept, "bed"))
+        play = audio.reader()
+        out = play.read(count)
+        play.close()
+        return out
+
+    assert np.array_equal(played(48_000), fresh[:, :48_000])  # the first second, now kept
+    assert np.array_equal(played(3 * 48_000), fresh)  # the kept second, then decoded past it
+    music.rename(tmp_path / "gone.mp3")
+    assert np.array_equal(played(3 * 48_000), fresh), "read from memory: the file is not opened"
+
+
+def test_the_re_encoding_path_reuses_segments_too(media: Media, renderer: Renderer, tmp_path: Path) -> None:
+    spec = row_spec(media, video_bitrate="500k")  # the video is encoded: the AAC goes to an .m4a
+    renderer.speech.duration_s = 0.4
+    alone = rendered(renderer, spec, None, "alone.mp4")
+    cache = CountingCache(tmp_path / "cache")
+    rendered(renderer, spec, cache, "cold.mp4")
+    warm = rendered(renderer, spec, cache, "warm.mp4")
+    assert cache.hits == 4
+    assert [p for p in packets(warm) if p[0] == "audio"] == [p for p in packets(alone) if p[0] == "audio"]
