@@ -161,10 +161,8 @@ def write_aac_track(
     samples produced so far. ``expected_samples`` (the mix's length, when known) sizes the
     segments; ``segment_samples`` sets their length outright. ``true_peak``, when given, takes
     the true peak of the AAC as a player decodes it (each segment's packets decoded on its
-    worker): the codec's overshoot is in it, which the mix before encoding does not show. A
-    segment whose encoder input is in ``cache`` (encoded by any earlier render) is taken from it,
-    its true peak with it, not encoded again.
-    """
+    worker): the codec's overshoot is in it. A segment whose encoder input is in ``cache``
+    (encoded by an earlier render) is taken from it, its true peak with it, not encoded again."""
     bitrate = bitrate_bps or DEFAULT_AUDIO_BITRATE_BPS
     workers = workers or encoder_workers()
     cutter = _cutter(expected_samples, segment_samples)
