@@ -185,6 +185,7 @@ class EncodingMp4Writer:
         encoding: Encoding,
         text_track: TextTrack | None = None,
         overlay: Callable[[av.VideoFrame, float], av.VideoFrame] | None = None,
+        max_frame_pixels: int | None = None,
     ) -> None:
         self._file = _Mp4File(output_path)
         self._duration_s = scan.duration_s
@@ -194,10 +195,13 @@ class EncodingMp4Writer:
         with self._cleaned_up_on_error(), media_errors():
             container, stream = self._file.open_video(video_path)
             stream.thread_type = "AUTO"  # frame and slice threads, as many as the cores
+            if max_frame_pixels:  # also after the stream changes its frame size part-way through
+                stream.codec_context.options = {"max_pixels": str(max_frame_pixels)}
             out_stream, rate = _add_encoder(self._file.out, stream, video, encoding)
             size = out_stream.width, out_stream.height
             frames = self._pipe(
-                (t, _for_encoder(f, *size)) for t, f in _decoded_frames(container, stream, scan, rate)
+                (t, _for_encoder(f, *size))
+                for t, f in _decoded_frames(container, stream, scan, rate, max_frame_pixels)
             )
             if encoding.fps:
                 timed = _constant_rate(frames, rate, scan.duration_s)
@@ -518,12 +522,16 @@ def _encoded(
 
 
 def _decoded_frames(
-    container: av.container.InputContainer, stream: av.VideoStream, scan: VideoScan, rate: Fraction
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    scan: VideoScan,
+    rate: Fraction,
+    max_frame_pixels: int | None = None,
 ) -> Iterator[tuple[float, av.VideoFrame]]:
     """(seconds since the video's start, frame); frames without timestamps follow the previous."""
     start_s = float(scan.start_pts * scan.time_base)
     last_s = -1.0
-    for frame in container.decode(stream):
+    for frame in _decoding(container.decode(stream), max_frame_pixels):
         time_s = float(frame.pts * stream.time_base) - start_s if frame.pts is not None else last_s + 1 / rate
         if time_s <= last_s:
             time_s = last_s + 1e-6  # decoders sometimes repeat a timestamp: keep order
@@ -531,6 +539,20 @@ def _decoded_frames(
             break
         last_s = time_s
         yield time_s, frame
+
+
+def _decoding(frames: Iterator[av.VideoFrame], max_frame_pixels: int | None) -> Iterator[av.VideoFrame]:
+    """The decoder's frames; its failure as a ``MediaError`` that says what it refuses."""
+    try:
+        yield from frames
+    except av.FFmpegError as exc:
+        refused = (
+            f"; frames over {max_frame_pixels} pixels are refused (AUTOVID_MAX_FRAME_PIXELS), also where"
+            " the stream changes its frame size part-way through"
+            if max_frame_pixels
+            else ""
+        )
+        raise MediaError(f"decoding the video failed: {describe_ffmpeg_error(exc)}{refused}") from None
 
 
 def _own_timing(

@@ -120,6 +120,7 @@ class _Inputs:
     speech_paths: dict[int, Path] = field(default_factory=dict)
     speech_durations_s: dict[int, float] = field(default_factory=dict)
     caption_paths: dict[str, Path] = field(default_factory=dict)  # captions assets
+    max_frame_pixels: int | None = None  # the video's decoder refuses bigger frames
 
 
 class _Progress:
@@ -430,6 +431,7 @@ def _mp4_writer(
         encoding=spec.output.encoding,
         text_track=text_track,
         overlay=_burn_in(spec, captions, _video_info(inputs)),
+        max_frame_pixels=inputs.max_frame_pixels,
     )
 
 
@@ -524,6 +526,7 @@ def _fetch_and_probe(
         asset_paths={i: paths[i] for i in audio_ids},
         asset_durations_s=durations,
         caption_paths={i: paths[i] for i in caption_asset_ids(spec)},
+        max_frame_pixels=limits.max_frame_pixels,
     )
 
 

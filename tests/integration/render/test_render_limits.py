@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 
-from autovid.errors import AssetError, SpeechError
+from autovid.errors import AssetError, MediaError, SpeechError
 from autovid.render.limits import RenderLimits
 from autovid.render.media import check_limits
 from tests.integration.render.conftest import Media, Renderer, audio_event, make_spec, tts_event
@@ -105,3 +105,50 @@ def test_too_much_speech_fails_before_a_word_is_synthesized(media: Media, render
         renderer(spec, limits=RenderLimits(max_speech_chars=100))
 
     assert renderer.speech.calls == []
+
+
+def _size_changing_video(path: Path, sizes: list[tuple[int, int]], frames_each: int = 15) -> Path:
+    """An H.264 stream in Matroska whose frame size changes part-way through: each part from an
+    encoder of its own, its SPS in the stream (the headers only show the first part's)."""
+    with av.open(str(path), "w", format="matroska") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = *sizes[0], "yuv420p"
+        for part, (width, height) in enumerate(sizes):
+            encoder = av.CodecContext.create("libx264", "w")
+            encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+            encoder.time_base, encoder.framerate = Fraction(1, 30), 30
+            for index in range(frames_each + 1):
+                frame = None
+                if index < frames_each:
+                    gray = np.full((height, width), 16 + 8 * index, np.uint8)
+                    frame = av.VideoFrame.from_ndarray(gray, format="gray").reformat(format="yuv420p")
+                    frame.pts, frame.time_base = index, encoder.time_base
+                for packet in encoder.encode(frame):
+                    packet.pts += part * frames_each
+                    packet.dts += part * frames_each
+                    packet.time_base, packet.stream = encoder.time_base, stream
+                    out.mux(packet)
+    return path
+
+
+def test_a_frame_size_change_over_the_limit_fails_the_decode(media: Media, renderer: Renderer) -> None:
+    """The headers declare 64x64; the second part's SPS says 320x240 (76800 pixels). The
+    decoder refuses those frames before it allocates them, and the error says why."""
+    _size_changing_video(media.folder / "grows.mkv", [(64, 64), (320, 240)])
+    limits = RenderLimits(max_frame_pixels=10_000)
+    check_limits(media.folder / "grows.mkv", limits)  # what the headers show is within the limit
+    with pytest.raises(
+        MediaError, match=r"frames over 10000 pixels are refused \(AUTOVID_MAX_FRAME_PIXELS\)"
+    ):
+        renderer(make_spec("grows.mkv", encoding={"fps": 30}), limits=limits)
+    assert not (renderer.tmp_path / "out" / "out.mp4").exists()
+
+
+def test_a_frame_size_change_within_the_limit_renders_at_the_first_size(
+    media: Media, renderer: Renderer
+) -> None:
+    _size_changing_video(media.folder / "grows.mkv", [(64, 64), (320, 240)])
+    result = renderer(make_spec("grows.mkv", encoding={"fps": 30}))
+    with av.open(str(result.output_path)) as container:
+        frames = [(f.width, f.height) for f in container.decode(video=0)]
+    assert len(frames) == 30 and set(frames) == {(64, 64)}
