@@ -31,6 +31,7 @@ NOT_FOR_A_PLAIN_RENDER = (
     "ssl",
     "sqlite3",
     "PIL",
+    "numpy.ma",
     "pysubs2",
     "autovid.adapters.http.https_download",
     "autovid.adapters.aws.s3_download",
