@@ -23,11 +23,13 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from autovid.errors import StorageError
-from autovid.jobs.batch_model import Batch, BatchRow, RowStatus, StoredTemplate
 from autovid.jobs.model import Job, JobStatus
+
+if TYPE_CHECKING:  # named in signatures only: a render does not load the batch records
+    from autovid.jobs.batch_model import Batch, BatchRow, RowStatus, StoredTemplate
 
 
 class JobStore(ABC):

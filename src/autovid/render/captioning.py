@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from autovid.captions.cues import BuiltCues, CaptionRules, CaptionTrack, Cue, build_cues, frame_gap_s
-from autovid.captions.subtitles import SubtitleFileError, read_subtitles, write_subtitles
 from autovid.errors import AssetError
-from autovid.ports import WordTiming
 from autovid.render.report import CAPTIONS_CUT_AT_END, NOTHING_TO_CAPTION, CaptionFile, RenderWarning
 from autovid.spec.fonts import font_path
 from autovid.spec.models import AudioEvent, CaptionsOutput, JobSpec, TtsEvent
 from autovid.spec.voices import find_voice
+
+if TYPE_CHECKING:  # the cue builder and pysubs2 load only when a spec asks for captions
+    from autovid.captions.cues import BuiltCues, CaptionRules, Cue
+    from autovid.ports import WordTiming
 
 DEFAULT_LANGUAGE = "en-US"
 
@@ -57,6 +59,8 @@ def caption_language(spec: JobSpec, settings: CaptionsOutput) -> str:
 
 
 def rules_for(settings: CaptionsOutput, frame_rate: float | None) -> CaptionRules:
+    from autovid.captions.cues import CaptionRules, frame_gap_s
+
     return CaptionRules(
         max_chars_per_line=settings.maxCharsPerLine,
         max_lines=settings.maxLines,
@@ -81,6 +85,9 @@ def make_captions(
     settings = spec.output.captions
     if settings is None:
         return None
+    from autovid.captions.cues import CaptionTrack, build_cues
+    from autovid.captions.subtitles import write_subtitles
+
     language = caption_language(spec, settings)
     if settings.burnIn is not None:
         font_path(settings.burnIn.font, language)  # a missing font fails before the long encode
@@ -96,6 +103,8 @@ def make_captions(
 
 
 def _asset_cues(spec: JobSpec, caption_paths: Mapping[str, Path]) -> list[Cue]:
+    from autovid.captions.subtitles import SubtitleFileError, read_subtitles
+
     cues: list[Cue] = []
     for event in spec.timeline:
         if isinstance(event, AudioEvent) and event.data.captionsAssetId in caption_paths:

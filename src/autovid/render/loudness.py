@@ -290,8 +290,17 @@ def loudness_range(short_term_powers: np.ndarray) -> float | None:
         return None
     gate = float(_lufs(loud.mean())) + LRA_RELATIVE_GATE_LU
     values = _lufs(loud[_lufs(loud) > gate])
-    low, high = np.percentile(values, [10, 95])
+    low, high = percentiles(values, (10.0, 95.0))
     return float(high - low)
+
+
+def percentiles(values: np.ndarray, percents: tuple[float, ...]) -> np.ndarray:
+    """``np.percentile(values, percents)`` (its default, linear interpolation between the closest
+    ranks) of a non-empty 1-D array; ``np.percentile`` calls ``np.unique``, which imports
+    ``numpy.ma``, ~10 ms of every render."""
+    ordered = np.sort(values)
+    ranks = np.asarray(percents) / 100.0 * (ordered.size - 1)
+    return np.interp(ranks, np.arange(ordered.size), ordered)
 
 
 def normalising_gain(

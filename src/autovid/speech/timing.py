@@ -19,7 +19,9 @@ import numpy as np
 from autovid.ports import WordTiming
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_TOKEN = re.compile(rf"[{_CJK}]|[^\s{_CJK}]+")
+# A pattern, compiled on first use (and kept in re's cache): this one takes ~3 ms to compile, and
+# only word timings (captions) need it.
+_TOKEN = rf"[{_CJK}]|[^\s{_CJK}]+"
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Anchor:
 
 def word_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) character spans of the words of ``text``."""
-    return [match.span() for match in _TOKEN.finditer(text)]
+    return [match.span() for match in re.finditer(_TOKEN, text)]
 
 
 def timed_words(text: str, anchors: list[Anchor], duration_s: float) -> tuple[WordTiming, ...]:

@@ -30,13 +30,12 @@ from rich.text import Text
 
 from autovid.config import Settings
 from autovid.entrypoints.cli import app
-from autovid.entrypoints.cli.batch_assets import fetch_shared_assets
-from autovid.entrypoints.cli.batch_worker import RowJob, RowResult, init_worker, render_row
 from autovid.errors import ErrorDetail, SpecError
 
-if TYPE_CHECKING:  # the template layer loads only when a batch runs, not with every command
+if TYPE_CHECKING:  # the template layer and the row workers load only when a batch runs
     from concurrent.futures import Future
 
+    from autovid.entrypoints.cli.batch_worker import RowJob, RowResult
     from autovid.templates import RowOutcome, Template
 
 console = Console(stderr=True, highlight=False)
@@ -103,6 +102,9 @@ def render_rows(
     workers: int | None,
 ) -> list[RowResult]:
     """Render the valid rows into ``output_dir``; their shared remote assets are fetched first."""
+    from autovid.entrypoints.cli.batch_assets import fetch_shared_assets
+    from autovid.entrypoints.cli.batch_worker import RowJob
+
     output_dir = output_dir.resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     base_dir, roots = base_dir.resolve(), [root.resolve() for root in roots]
@@ -181,6 +183,8 @@ def run_pool(jobs: list[RowJob], roots: list[Path], base_dir: Path, workers: int
     import multiprocessing  # loaded here: every other command starts without the pool machinery
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    from autovid.entrypoints.cli.batch_worker import init_worker, render_row
+
     # spawn: the children start clean, not as copies of a parent whose progress thread is running.
     context = multiprocessing.get_context("spawn")
     results: list[RowResult] = []
@@ -211,6 +215,8 @@ def run_pool(jobs: list[RowJob], roots: list[Path], base_dir: Path, workers: int
 
 def _result_of(future: Future[RowResult], job: RowJob) -> RowResult:
     from concurrent.futures.process import BrokenProcessPool
+
+    from autovid.entrypoints.cli.batch_worker import RowResult
 
     try:
         return future.result()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,16 +81,28 @@ def make_example_media(spec_path: Path) -> None:
 
 
 def _check_sources(
-    spec: JobSpec, spec_path: Path, roots: list[Path], settings: Settings, *, fetch_remote: bool
+    spec: JobSpec,
+    spec_path: Path,
+    roots: list[Path],
+    settings: Settings,
+    *,
+    fetch_remote: bool,
+    meanwhile: Callable[[], object] = lambda: None,
 ) -> None:
-    """Every asset source resolved and probed; all failures listed together, then exit 1."""
+    """Every asset source resolved and probed; all failures listed together, then exit 1.
+    ``meanwhile`` runs on this thread while FFmpeg probes (it does not hold the GIL)."""
     from autovid.bootstrap import build_source_checker
 
     checker = build_source_checker(
         settings, base_dir=spec_path.parent.resolve(), allowed_roots=roots, fetch_remote=fetch_remote
     )
-    with tempfile.TemporaryDirectory(prefix="autovid-check-") as scratch:
-        problems = checker.check(spec, Path(scratch))
+    with (
+        tempfile.TemporaryDirectory(prefix="autovid-check-") as scratch,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="check") as pool,
+    ):
+        checking = pool.submit(checker.check, spec, Path(scratch))
+        meanwhile()
+        problems = checking.result()
     if not problems:
         return
     say(f"[red]{escape(str(spec_path))}: {_count(len(problems), 'asset')} cannot be used[/red]")
@@ -97,6 +111,10 @@ def _check_sources(
     if any(problem.outside_roots for problem in problems):
         say("  --allow-root DIR admits another folder")
     raise typer.Exit(1)
+
+
+def _load_render_stack() -> None:
+    import autovid.render.pipeline  # noqa: F401
 
 
 def _count(number: int, noun: str) -> str:
@@ -169,7 +187,8 @@ def render(
     make_example_media(spec_path)
     spec = _load_spec(spec_path, settings)
     roots = allowed_roots(spec_path, allow_root)
-    _check_sources(spec, spec_path, roots, settings, fetch_remote=False)  # remote ones: fetched by the render
+    # Remote sources are fetched by the render; the render stack loads while the sources are probed.
+    _check_sources(spec, spec_path, roots, settings, fetch_remote=False, meanwhile=_load_render_stack)
     out_path = (output or default_output_path(spec, spec_path)).resolve()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     renderer = build_renderer(settings, base_dir=spec_path.parent.resolve(), allowed_roots=roots)
