@@ -117,8 +117,9 @@ def run_measured(
 class _TreeSampler:
     """Polls the summed RSS of a process and its descendants in a background thread."""
 
-    def __init__(self, pid: int, interval_s: float) -> None:
+    def __init__(self, pid: int, interval_s: float, *, include_root: bool = False) -> None:
         self._root = psutil.Process(pid)
+        self._include_root = include_root
         self._interval_s = interval_s
         self._peak_bytes = 0
         self._done = threading.Event()
@@ -128,8 +129,9 @@ class _TreeSampler:
     def _loop(self) -> None:
         while not self._done.is_set():
             total = 0
-            try:  # the launcher itself (a few MB) is left out
-                for process in self._root.children(recursive=True):
+            try:  # the launcher itself (a few MB) is left out, unless it is the measured process
+                tree = self._root.children(recursive=True)
+                for process in [self._root, *tree] if self._include_root else tree:
                     total += process.memory_info().rss
             except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
                 pass  # a process ended between listing and reading; the next sample counts
