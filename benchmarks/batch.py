@@ -87,6 +87,8 @@ class Result:
     run: Run
     per_row: list[dict[str, object]] = field(default_factory=list)  # stage timings, when reported
     outputs: dict[int, Path] = field(default_factory=dict)  # row -> its MP4, where kept
+    segments: int | None = None  # entries in its segment cache at the end
+    load: list[float] = field(default_factory=list)  # 1-minute load average after each part
 
     @property
     def videos_per_min(self) -> float:
@@ -161,7 +163,8 @@ def autovid_batch(rows: Rows, scratch: Path) -> Result:
     )
     run = run_measured(command, log_path=scratch / "run.log", env=env, cwd=rows.folder, sample_tree=True)
     outputs = {i: out / f"row{i}.mp4" for i in range(len(rows.values))}
-    return Result("`autovid batch` (CLI, one process per core)", len(rows.values), run, outputs=outputs)
+    name = "`autovid batch` (CLI, one process per core)"
+    return Result(name, len(rows.values), run, outputs=outputs, segments=_segments(scratch))
 
 
 def api_batches(rows: Rows, scratch: Path) -> Result:
@@ -175,7 +178,13 @@ def api_batches(rows: Rows, scratch: Path) -> Result:
     outputs = {}
     for path in (scratch / "data").rglob("row*.mp4"):
         outputs[int(path.stem.removeprefix("row"))] = path
-    return Result("`autovid serve` + `POST /batches`", len(rows.values), run, outputs=outputs)
+    name = "`autovid serve` + `POST /batches`"
+    return Result(name, len(rows.values), run, outputs=outputs, segments=_segments(scratch))
+
+
+def _segments(scratch: Path) -> int:
+    """Entries in the segment cache the run left (the machine's, under its cache folder)."""
+    return len(list((scratch / "cache" / "segments").glob("*.seg")))
 
 
 def one_by_one(rows: Rows, scratch: Path) -> Result:
@@ -263,7 +272,8 @@ def merged(parts: list[Result]) -> Result:
     for part in parts:
         outputs.update({offset + i: path for i, path in part.outputs.items()})
         offset += part.rows
-    return Result(first.name, sum(p.rows for p in parts), run, outputs=outputs)
+    loads = [load for part in parts for load in part.load]
+    return Result(first.name, sum(p.rows for p in parts), run, outputs=outputs, load=loads)
 
 
 # --- checks and report -----------------------------------------------------------------------------
@@ -322,8 +332,8 @@ def format_report(
         f"Machine: {machine['cpu']}, {machine['cores']} cores; load average {machine['load']} at the "
         f"start, {machine['load_end']} at the end (shared machine: figures are noisy).",
         "",
-        "| contender | rows run | wall, s | videos / min | CPU-s / video | peak RSS (tree), MB |",
-        "|---|---|---|---|---|---|",
+        "| contender | rows run | wall, s | videos / min | CPU-s / video | peak RSS, MB | load after |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results.values():
         extrapolated = r.rows < total_rows
@@ -334,7 +344,7 @@ def format_report(
         )
         lines.append(
             f"| {r.name} | {r.rows} | {r.run.wall_s:.1f}{note} | {r.videos_per_min:.1f} | "
-            f"{r.cpu_per_video_s:.2f} | {r.peak_mb:.0f} |"
+            f"{r.cpu_per_video_s:.2f} | {r.peak_mb:.0f} | {' / '.join(f'{v:.1f}' for v in r.load)} |"
         )
     lines += ["", *verdicts(results), *checks]
     for r in results.values():
@@ -394,10 +404,12 @@ def main(argv: list[str] | None = None) -> int:
         scratch = (args.cache_dir / "runs" / f"batch-{step.key}-{step.part}").resolve()
         result = step.run(step.rows, scratch)
         load = os.getloadavg()[0]
+        result.load.append(load)
         print(
             f"  {step.key:<14} {result.rows:4d} rows {result.run.wall_s:7.1f} s "
             f"{result.videos_per_min:6.1f} videos/min {result.cpu_per_video_s:5.2f} CPU-s/video "
-            f"{result.peak_mb:5.0f} MB (load {load:.1f})",
+            f"{result.peak_mb:5.0f} MB (load {load:.1f}"
+            + (f", {result.segments} segments cached)" if result.segments is not None else ")"),
             flush=True,
         )
         parts.setdefault(step.key, []).append(result)
