@@ -102,6 +102,10 @@ class Result:
     def peak_mb(self) -> float:
         return max(self.run.peak_rss_mb, self.run.peak_tree_rss_mb or 0.0)
 
+    @property
+    def pss_text(self) -> str:
+        return "" if self.run.peak_tree_pss_mb is None else f"{self.run.peak_tree_pss_mb:.0f}"
+
 
 def make_rows(inputs: BenchInputs, count: int) -> Rows:
     """The template (the benchmark job with a greeting naming the row's viewer), ``count`` rows
@@ -161,7 +165,10 @@ def autovid_batch(rows: Rows, scratch: Path) -> Result:
     command = python_command(
         "-m", "autovid", "batch", str(rows.template_path), str(rows.csv_path(scratch)), "-o", str(out)
     )
-    run = run_measured(command, log_path=scratch / "run.log", env=env, cwd=rows.folder, sample_tree=True)
+    log_path = scratch / "run.log"
+    run = run_measured(
+        command, log_path=log_path, env=env, cwd=rows.folder, sample_tree=True, sample_pss=True
+    )
     outputs = {i: out / f"row{i}.mp4" for i in range(len(rows.values))}
     name = "`autovid batch` (CLI, one process per core)"
     return Result(name, len(rows.values), run, outputs=outputs, segments=_segments(scratch))
@@ -266,7 +273,8 @@ def merged(parts: list[Result]) -> Result:
     cpu = sum(p.run.cpu_s for p in parts)
     peak = max(p.run.peak_rss_mb for p in parts)
     tree = max((p.run.peak_tree_rss_mb or 0.0) for p in parts) or None
-    run = Run(wall, peak, tree, cpu, 0, first.run.log_path)
+    pss = max((p.run.peak_tree_pss_mb or 0.0) for p in parts) or None
+    run = Run(wall, peak, tree, cpu, 0, first.run.log_path, pss)
     outputs: dict[int, Path] = {}
     offset = 0
     for part in parts:
@@ -332,8 +340,8 @@ def format_report(
         f"Machine: {machine['cpu']}, {machine['cores']} cores; load average {machine['load']} at the "
         f"start, {machine['load_end']} at the end (shared machine: figures are noisy).",
         "",
-        "| contender | rows run | wall, s | videos / min | CPU-s / video | peak RSS, MB | load after |",
-        "|---|---|---|---|---|---|---|",
+        "| contender | rows run | wall, s | videos / min | CPU-s / video | peak RSS, MB | PSS | load after |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results.values():
         extrapolated = r.rows < total_rows
@@ -344,7 +352,8 @@ def format_report(
         )
         lines.append(
             f"| {r.name} | {r.rows} | {r.run.wall_s:.1f}{note} | {r.videos_per_min:.1f} | "
-            f"{r.cpu_per_video_s:.2f} | {r.peak_mb:.0f} | {' / '.join(f'{v:.1f}' for v in r.load)} |"
+            f"{r.cpu_per_video_s:.2f} | {r.peak_mb:.0f} | {r.pss_text} | "
+            f"{' / '.join(f'{v:.1f}' for v in r.load)} |"
         )
     lines += ["", *verdicts(results), *checks]
     for r in results.values():
@@ -375,6 +384,11 @@ def verdicts(results: dict[str, Result]) -> list[str]:
         checks.append(
             (f"peak RSS {r.peak_mb:.0f} MB <= {TARGET_PEAK_RSS_MB:.0f} MB", r.peak_mb <= TARGET_PEAK_RSS_MB)
         )
+        if r.run.peak_tree_pss_mb is not None:
+            pss = r.run.peak_tree_pss_mb
+            checks.append(
+                (f"peak PSS {pss:.0f} MB <= {TARGET_PEAK_RSS_MB:.0f} MB", pss <= TARGET_PEAK_RSS_MB)
+            )
         verdict = "; ".join(f"{text} {'PASS' if ok else '**FAIL**'}" for text, ok in checks)
         lines.append(f"- {r.name}: {verdict}")
     if alone is not None and (moviepy := results.get("moviepy")) is not None:

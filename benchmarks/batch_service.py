@@ -62,6 +62,7 @@ def run_batch_over_http(
         cpu_s=usage["cpu_s"],
         returncode=0,
         log_path=log_path,
+        peak_tree_pss_mb=usage["peak_pss_mb"],
     )
 
 
@@ -71,13 +72,14 @@ def _tree_usage(pid: int) -> Iterator[dict[str, float]]:
     block runs."""
     usage: dict[str, float] = {}
     before = _cpu_by_process(pid)
-    sampler = _TreeSampler(pid, 0.05, include_root=True)
+    sampler = _TreeSampler(pid, 0.05, include_root=True, pss=True)
     started = time.perf_counter()
     try:
         yield usage
     finally:
         usage["wall_s"] = time.perf_counter() - started
         usage["peak_mb"] = sampler.stop()
+        usage["peak_pss_mb"] = sampler.peak_pss_mb
         after = _cpu_by_process(pid)
         usage["cpu_s"] = sum(cpu - before.get(key, 0.0) for key, cpu in after.items())
 
