@@ -532,8 +532,11 @@ class ProbeCache:
     about); failures are not kept. Bounded in entries, the least recently used go first;
     ``max_entries=0`` keeps nothing (every call reads the file, as without a cache).
 
-    The digest of a file is itself remembered by its path, inode, size and change times, so the
-    several looks at one file in a render hash it once."""
+    The digest of a file is itself remembered by its device, inode, size and modification time:
+    ``autovid batch`` rows hard-link the template's local files (the same inode under another
+    path), so only the first row hashes them; a copy (the service's, a download) is a new inode
+    and is hashed, and a file rewritten gets a new modification time.
+    """
 
     def __init__(self, max_entries: int = 256) -> None:
         self.max_entries = max_entries
@@ -543,14 +546,8 @@ class ProbeCache:
 
     def digest(self, path: Path) -> str:
         status = os.stat(path)
-        identity = (
-            str(path),
-            status.st_dev,
-            status.st_ino,
-            status.st_size,
-            status.st_mtime_ns,
-            status.st_ctime_ns,
-        )
+        # Not the change time: linking the file (every batch row) changes it.
+        identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
         with self._lock:
             known = self._digests.get(identity)
         if known is None:

@@ -87,16 +87,24 @@ def test_a_changed_file_misses(media: Media, tmp_path: Path) -> None:
     assert probes.computed == ["scan", "scan"]
 
 
-def test_a_byte_changed_in_place_misses_even_with_the_same_size_and_mtime(tmp_path: Path) -> None:
+def test_a_hard_link_is_hashed_once_and_a_rewrite_with_the_same_size_misses(tmp_path: Path) -> None:
+    """Batch rows hard-link the template's files: the same inode at another path is not hashed
+    again. A file rewritten in place (same size, another modification time) is."""
     path = tmp_path / "data.bin"
     path.write_bytes(b"a" * 4096)
     probes = CountingProbes()
     assert probes.get(path, "first byte", lambda p: p.read_bytes()[:1]) == b"a"
+    row = tmp_path / "row1" / "data.bin"
+    row.parent.mkdir()
+    os.link(path, row)
+    assert probes.get(row, "first byte", lambda p: p.read_bytes()[:1]) == b"a"
+    assert len(probes._digests) == 1, "the link is the same file: its digest is not computed again"
+    assert probes.computed == ["first byte"]
     status = path.stat()
     with path.open("r+b") as file:
         file.write(b"b")
-    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
-    assert path.stat().st_size == status.st_size and path.stat().st_mtime_ns == status.st_mtime_ns
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000))
+    assert path.stat().st_size == status.st_size
     assert probes.get(path, "first byte", lambda p: p.read_bytes()[:1]) == b"b"
 
 
