@@ -563,7 +563,10 @@ class ProbeCache:
         """``compute(path)``, or what it returned for a file of the same content."""
         if self.max_entries <= 0:  # keeps nothing: not even worth hashing the file
             return compute(path)
-        key = (self.digest(path), what)
+        try:
+            key = (self.digest(path), what)
+        except OSError:  # unreadable: the call itself says why, in its own terms
+            return compute(path)
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)

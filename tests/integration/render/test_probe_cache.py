@@ -124,6 +124,8 @@ def test_the_cache_keeps_at_most_its_bound_and_failures_not_at_all(tmp_path: Pat
         with pytest.raises(MediaError):
             probes.probe(broken)
     assert probes.computed[-2:] == ["probe", "probe"], "a failed probe is not kept"
+    with pytest.raises(MediaError):  # a file gone is the probe's own error, not the hashing's
+        probes.probe(tmp_path / "gone.mp4")
 
 
 def test_a_row_with_every_cache_warm_is_packet_identical_to_the_row_alone(
