@@ -1,5 +1,5 @@
-"""Render many specs in one process, one renderer and one segment cache for all of them: the
-warm-cache loop of ``benchmarks/batch.py`` (what a batch costs before ``autovid batch`` exists).
+"""Render many specs in one process, one renderer and one ``Reuse`` for all of them: the
+``warm-loop`` diagnostic of ``benchmarks/batch.py`` (each row's stage timings, one row at a time).
 
     python benchmarks/batch_child.py OUT_DIR SPEC.json [SPEC.json ...]
 

@@ -36,6 +36,7 @@ class Run:
     cpu_s: float  # user + system time of the child and its waited-for descendants
     returncode: int
     log_path: Path
+    peak_tree_pss_mb: float | None = None  # sampled sum of proportional set sizes, when asked
 
 
 @dataclass
@@ -83,6 +84,7 @@ def run_measured(
     cwd: Path | None = None,
     sample_tree: bool = False,
     sample_interval_s: float = 0.05,
+    sample_pss: bool = False,
 ) -> Run:
     """Run ``command`` to completion through the small launcher (``spawn.py``) and measure it;
     raise ChildFailed on a non-zero exit."""
@@ -94,7 +96,7 @@ def run_measured(
         process = subprocess.Popen(
             launcher, stdout=log, stderr=subprocess.STDOUT, env=dict(env) if env else None, cwd=cwd
         )
-        sampler = _TreeSampler(process.pid, sample_interval_s) if sample_tree else None
+        sampler = _TreeSampler(process.pid, sample_interval_s, pss=sample_pss) if sample_tree else None
         returncode = process.wait()
     tree_peak_mb = sampler.stop() if sampler else None
     try:
@@ -108,6 +110,7 @@ def run_measured(
         cpu_s=measured["cpu_s"],
         returncode=measured["exit_code"],
         log_path=log_path,
+        peak_tree_pss_mb=sampler.peak_pss_mb if sampler and sample_pss else None,
     )
     if run.returncode != 0:
         raise ChildFailed(command, run)
@@ -115,31 +118,46 @@ def run_measured(
 
 
 class _TreeSampler:
-    """Polls the summed RSS of a process and its descendants in a background thread."""
+    """Polls the summed RSS of a process and its descendants in a background thread; with
+    ``pss`` also their summed PSS (each shared page divided among the processes mapping it: the
+    shared libraries of several workers, and a child between fork and exec, are counted once)."""
 
-    def __init__(self, pid: int, interval_s: float) -> None:
+    def __init__(self, pid: int, interval_s: float, *, include_root: bool = False, pss: bool = False) -> None:
         self._root = psutil.Process(pid)
+        self._include_root = include_root
+        self._pss = pss
         self._interval_s = interval_s
         self._peak_bytes = 0
+        self._peak_pss_bytes = 0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
         while not self._done.is_set():
-            total = 0
-            try:  # the launcher itself (a few MB) is left out
-                for process in self._root.children(recursive=True):
-                    total += process.memory_info().rss
+            total = pss = 0
+            try:  # the launcher itself (a few MB) is left out, unless it is the measured process
+                tree = self._root.children(recursive=True)
+                for process in [self._root, *tree] if self._include_root else tree:
+                    if self._pss:
+                        full = process.memory_full_info()
+                        total, pss = total + full.rss, pss + full.pss
+                    else:
+                        total += process.memory_info().rss
             except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
                 pass  # a process ended between listing and reading; the next sample counts
             self._peak_bytes = max(self._peak_bytes, total)
+            self._peak_pss_bytes = max(self._peak_pss_bytes, pss)
             self._done.wait(self._interval_s)
 
     def stop(self) -> float:
         self._done.set()
         self._thread.join()
         return self._peak_bytes / MIB
+
+    @property
+    def peak_pss_mb(self) -> float:
+        return self._peak_pss_bytes / MIB
 
 
 def python_command(*args: str) -> list[str]:

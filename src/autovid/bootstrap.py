@@ -287,13 +287,14 @@ def build_renderer(
 ) -> Callable[..., RenderResult]:
     """The CLI's renderer: ``renderer(spec, output_path=…, workdir=…, progress=…, checkpoint=…)``
     with paths read relative to ``base_dir`` (inside ``allowed_roots``) and local speech.
-    ``reuse`` (default: ``render_reuse(settings, cli=True)``) is what its renders share — one
-    instance serves a whole batch."""
+    ``reuse`` is what its renders share — ``render_reuse(settings, cli=True)`` serves a whole
+    batch; the default, for one render, leaves out the probe cache (hashing the media would be
+    its only effect)."""
     from autovid.render.pipeline import render
 
     assets = build_cli_asset_fetcher(settings, base_dir=base_dir, allowed_roots=allowed_roots)
     speech = _synthesizer(settings, _local_speech_engine(settings), settings.cli_cache_dir)
-    shared = reuse if reuse is not None else render_reuse(settings, cli=True)
+    shared = reuse if reuse is not None else render_reuse(settings, cli=True, probes=False)
     return functools.partial(
         render, assets=assets, speech=speech, limits=settings.render_limits, reuse=shared
     )
@@ -340,13 +341,17 @@ def build_cli_asset_fetcher(
     )
 
 
-def render_reuse(settings: Settings, *, cli: bool = False) -> Reuse:
-    """What the renders of this process share: the machine's segment cache and a decoded-source
-    cache in memory."""
-    from autovid.render.media import DecodedSources
+def render_reuse(settings: Settings, *, cli: bool = False, probes: bool = True) -> Reuse:
+    """What the renders of this process share: the machine's segment cache, and in memory the
+    decoded sources and (with ``probes``) what probing and scanning the media found."""
+    from autovid.render.media import DecodedSources, ProbeCache
     from autovid.render.pipeline import Reuse
 
-    return Reuse(segments=machine_segment_cache(settings, cli=cli), decoded=DecodedSources())
+    return Reuse(
+        segments=machine_segment_cache(settings, cli=cli),
+        decoded=DecodedSources(),
+        probes=ProbeCache() if probes else None,
+    )
 
 
 def machine_segment_cache(settings: Settings, *, cli: bool = False) -> SegmentStore | None:

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 
 from autovid.bootstrap import Container, bootstrap
 from autovid.config import Settings
+from autovid.entrypoints.memory import limit_malloc_arenas
 from autovid.jobs.worker import run_worker
 from autovid.logsafe import configure_logging
 
@@ -94,6 +95,7 @@ def worker_process_main(settings_values: dict[str, Any]) -> None:
     """Entry point of one worker process."""
     settings = Settings(**settings_values)
     configure_logging(settings.log_level)
+    limit_malloc_arenas()
     # Renders are CPU-bound; a lower priority keeps the API responsive on a small machine.
     os.nice(5)
     stop_event = threading.Event()

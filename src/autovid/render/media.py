@@ -7,13 +7,17 @@ naming the asset.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import os
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 import av
 import numpy as np
@@ -28,6 +32,7 @@ SUPPORTED_FORMATS = frozenset(
 )
 SUPPORTED_TEXT = "MP4, MOV, MKV or AVI video; MP3, WAV, M4A or FLAC audio"
 _DECODE_CHECK_PACKETS = 500  # packets to demux while looking for a first decodable frame
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -517,3 +522,76 @@ def _limit_problem(container: av.container.InputContainer, limits: RenderLimits)
     declared += [_seconds(s.duration, s.time_base) for s in (*streams.video, *streams.audio)]
     problems += [limits.duration_problem(max((d for d in declared if d is not None), default=None))]
     return next((p for p in problems if p is not None), None)
+
+
+class ProbeCache:
+    """What reading a file's headers and packets found (``probe``, ``scan_video``, a clip's
+    length, a limits check passed), kept across the renders of one process by the file's content
+    digest: a batch's rows each fetch their own copy of the template's video, and only the first
+    probes and scans it. A hit is what a fresh call returns (a probe's ``path`` is the file asked
+    about); failures are not kept. Bounded in entries, the least recently used go first;
+    ``max_entries=0`` keeps nothing (every call reads the file, as without a cache).
+
+    The digest of a file is itself remembered by its device, inode, size and modification time:
+    ``autovid batch`` rows hard-link the template's local files (the same inode under another
+    path), so only the first row hashes them; a copy (the service's, a download) is a new inode
+    and is hashed, and a file rewritten gets a new modification time.
+    """
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, Hashable], object] = OrderedDict()
+        self._digests: OrderedDict[tuple[object, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def digest(self, path: Path) -> str:
+        status = os.stat(path)
+        # Not the change time: linking the file (every batch row) changes it.
+        identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+        with self._lock:
+            known = self._digests.get(identity)
+        if known is None:
+            with path.open("rb") as file:
+                known = hashlib.file_digest(file, "sha256").hexdigest()
+            with self._lock:
+                self._digests[identity] = known
+                while len(self._digests) > self.max_entries:
+                    self._digests.popitem(last=False)
+        return known
+
+    def get(self, path: Path, what: Hashable, compute: Callable[[Path], _T]) -> _T:
+        """``compute(path)``, or what it returned for a file of the same content."""
+        if self.max_entries <= 0:  # keeps nothing: not even worth hashing the file
+            return compute(path)
+        try:
+            key = (self.digest(path), what)
+        except OSError:  # unreadable: the call itself says why, in its own terms
+            return compute(path)
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                found = self._entries[key]
+                return dataclasses.replace(found, path=path) if isinstance(found, MediaInfo) else found  # type: ignore[return-value]
+        value = compute(path)
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return value
+
+    def probe(self, path: Path) -> MediaInfo:
+        return self.get(path, "probe", probe)
+
+    def scan_video(self, path: Path) -> VideoScan:
+        return self.get(path, "scan", scan_video)
+
+    def check_limits(self, path: Path, limits: RenderLimits) -> None:
+        self.get(path, ("limits", limits), lambda p: check_limits(p, limits))
+
+    def audio_packet_duration_s(self, path: Path) -> float | None:
+        return self.get(path, "packet-duration", audio_packet_duration_s)
+
+    def audio_sample_count(self, path: Path, sample_rate: int = SAMPLE_RATE) -> int:
+        return self.get(
+            path, ("samples", sample_rate), lambda p: audio_sample_count(p, sample_rate=sample_rate)
+        )

@@ -35,13 +35,9 @@ from autovid.render.media import (
     DecodedAudio,
     DecodedSources,
     MediaInfo,
+    ProbeCache,
     VideoInfo,
     VideoScan,
-    audio_packet_duration_s,
-    audio_sample_count,
-    check_limits,
-    probe,
-    scan_video,
 )
 from autovid.render.mixer import AAC_HEADROOM_DB, DEFAULT_TRUE_PEAK_DBTP, Mixer, SampleSource
 from autovid.render.mux import (
@@ -66,6 +62,7 @@ MAX_PROBE_WORKERS = 4
 PREPARED_PERCENT = 25.0  # fetching, probing and speech; mixing and encoding take the rest
 DEFAULT_LIMITS = RenderLimits()
 MAX_DECODED_BYTES = 48 * 1024 * 1024  # repeated sources kept decoded: ~2 min of stereo float32
+_NO_PROBE_CACHE = ProbeCache(max_entries=0)
 _TRUNCATION_TOLERANCE_S = 0.5
 _MEASURING_SHARE = 0.3  # of the mixing stage's progress, when a loudness target needs a first pass
 
@@ -102,10 +99,12 @@ class RenderResult:
 @dataclass(frozen=True)
 class Reuse:
     """What renders share so that a batch's rows cost little more than what differs between them:
-    encoded AAC segments (a machine's disk cache) and decoded sources (this process's memory)."""
+    encoded AAC segments (a machine's disk cache), decoded sources and what probing and scanning
+    the media found (this process's memory)."""
 
     segments: SegmentStore | None = None
     decoded: DecodedSources | None = None
+    probes: ProbeCache | None = None
 
 
 @dataclass
@@ -191,10 +190,11 @@ def render(
     timings: dict[str, float] = {}
     workdir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    inputs = _prepare(spec, assets, speech, workdir, check, meter, timings, limits)
+    shared = reuse or Reuse()
+    probes = shared.probes or _NO_PROBE_CACHE
+    inputs = _prepare(spec, assets, speech, workdir, check, meter, timings, limits, probes)
     captions = _captions(spec, inputs, output_path)
     mode = _video_mode(spec, inputs)
-    shared = reuse or Reuse()
     plan, mixed = _write(spec, inputs, mode, captions, output_path, workdir, check, meter, timings, shared)
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
@@ -211,11 +211,13 @@ def _prepare(
     meter: _Progress,
     timings: dict[str, float],
     limits: RenderLimits,
+    probes: ProbeCache,
 ) -> _Inputs:
     """Fetch and probe the assets and synthesize the speech, side by side (speech needs none of
-    the assets); the first quarter of the progress."""
+    the assets); the first quarter of the progress. ``probes`` keeps what probing found across
+    renders."""
     with ThreadPoolExecutor(max_workers=MAX_SPEECH_WORKERS, thread_name_prefix="speech") as speech_pool:
-        speaking = _start_speech(spec, speech, speech_pool, limits)
+        speaking = _start_speech(spec, speech, speech_pool, limits, probes)
         # the fetch, then the video's probe and packet scan, then each audio asset's probe
         media_steps = 3 + len(used_audio_ids(spec))
         prep = _Preparation(meter, media_steps=media_steps, speech_steps=len(speaking))
@@ -224,7 +226,9 @@ def _prepare(
         try:
             with _timed(timings, "fetching"):
                 meter.report("fetching", 0)
-                inputs = _fetch_and_probe(spec, assets, workdir / "assets", check, limits, prep.media_step)
+                inputs = _fetch_and_probe(
+                    spec, assets, workdir / "assets", check, limits, prep.media_step, probes
+                )
             with _timed(timings, "speech"):
                 _collect_speech(speaking, inputs, check, lambda f: None)
                 meter.report("speech", PREPARED_PERCENT)
@@ -487,6 +491,7 @@ def _fetch_and_probe(
     check: Callable[[], None],
     limits: RenderLimits,
     on_step: Callable[[], None] = lambda: None,
+    probes: ProbeCache = _NO_PROBE_CACHE,
 ) -> _Inputs:
     audio_ids = used_audio_ids(spec)
     wanted: list[AudioAsset | VideoAsset] = [spec.assets.video]
@@ -500,16 +505,18 @@ def _fetch_and_probe(
             raise AssetError(asset.id, "was not fetched")
     check()
     for asset in wanted[: 1 + len(audio_ids)]:  # the media; subtitle files are read as text
-        _check_limits(asset.id, paths[asset.id], limits)
+        _check_limits(asset.id, paths[asset.id], limits, probes)
     on_step()
     video_id = spec.assets.video.id
     event_ids = _event_asset_ids(spec)
     # FFmpeg demuxes and decodes without holding the GIL: the files are probed side by side.
     with ThreadPoolExecutor(max_workers=MAX_PROBE_WORKERS, thread_name_prefix="probe") as pool:
-        video_info = pool.submit(probe, paths[video_id])
-        video_scan = pool.submit(scan_video, paths[video_id])
+        video_info = pool.submit(probes.probe, paths[video_id])
+        video_scan = pool.submit(probes.scan_video, paths[video_id])
         measured = {
-            asset_id: pool.submit(_audio_duration_s, asset_id, paths[asset_id], exact=asset_id in event_ids)
+            asset_id: pool.submit(
+                _audio_duration_s, asset_id, paths[asset_id], exact=asset_id in event_ids, probes=probes
+            )
             for asset_id in audio_ids
         }
         for future in (video_info, video_scan, *measured.values()):
@@ -530,9 +537,9 @@ def _fetch_and_probe(
     )
 
 
-def _check_limits(asset_id: str, path: Path, limits: RenderLimits) -> None:
+def _check_limits(asset_id: str, path: Path, limits: RenderLimits, probes: ProbeCache) -> None:
     try:
-        check_limits(path, limits)
+        probes.check_limits(path, limits)
     except MediaError as exc:
         raise AssetError(asset_id, exc.message) from None
 
@@ -561,19 +568,19 @@ def _probed_video(
     return info, scan
 
 
-def _audio_duration_s(asset_id: str, path: Path, *, exact: bool) -> float:
+def _audio_duration_s(asset_id: str, path: Path, *, exact: bool, probes: ProbeCache) -> float:
     """Duration of an audio asset. Event clips are measured exactly (a streaming decode) so their
     ends are never cut; music tracks, often long, by their packets (no decode) so that crossfades
     land where the track really ends."""
     try:
-        info = probe(path)
+        info = probes.probe(path)
         if info.audio is None:
             raise MediaError(_missing(info, "audio", "audio assets must contain one"))
         if not exact:
-            from_packets_s = audio_packet_duration_s(path)
+            from_packets_s = probes.audio_packet_duration_s(path)
             if from_packets_s:
                 return from_packets_s
-        return audio_sample_count(path) / SAMPLE_RATE
+        return probes.audio_sample_count(path) / SAMPLE_RATE
     except MediaError as exc:
         raise AssetError(asset_id, exc.message) from None
 
@@ -593,7 +600,7 @@ def _video_info(inputs: _Inputs) -> VideoInfo:
 
 
 def _start_speech(
-    spec: JobSpec, speech: Synthesizer, pool: ThreadPoolExecutor, limits: RenderLimits
+    spec: JobSpec, speech: Synthesizer, pool: ThreadPoolExecutor, limits: RenderLimits, probes: ProbeCache
 ) -> dict[Future[tuple[Path, float]], list[int]]:
     """Synthesize each distinct request once, on ``pool``; each future lists its events. Too
     much text in all is refused before a word is spoken."""
@@ -606,7 +613,8 @@ def _start_speech(
             request = speech_request(event.data, word_timings=index in captioned)
             events.setdefault(request, []).append(index)
     return {
-        pool.submit(_synthesize_and_measure, speech, request): indexes for request, indexes in events.items()
+        pool.submit(_synthesize_and_measure, speech, request, probes): indexes
+        for request, indexes in events.items()
     }
 
 
@@ -627,11 +635,13 @@ def _collect_speech(
     on_fraction(1.0)
 
 
-def _synthesize_and_measure(speech: Synthesizer, request: SpeechRequest) -> tuple[Path, float]:
+def _synthesize_and_measure(
+    speech: Synthesizer, request: SpeechRequest, probes: ProbeCache
+) -> tuple[Path, float]:
     """The speech file and its exact length (a decode, on this worker: the files are measured
-    side by side)."""
+    side by side; a batch's fixed lines once per process)."""
     path = speech.synthesize(request)
-    return path, audio_sample_count(path) / SAMPLE_RATE
+    return path, probes.audio_sample_count(path) / SAMPLE_RATE
 
 
 def _record_speech(inputs: _Inputs, indexes: list[int], future: Future[tuple[Path, float]]) -> None:

@@ -43,12 +43,15 @@ class RowResult:
 def init_worker(base_dir: Path, allowed_roots: Sequence[Path]) -> None:
     """Process initializer: the renderer every row of this process reuses. A failure here is
     kept and reported by every row (a failing initializer would only say the pool broke)."""
-    from autovid.bootstrap import build_renderer
+    from autovid.bootstrap import build_renderer, render_reuse
+    from autovid.entrypoints.memory import limit_malloc_arenas
 
     global _renderer, _settings, _setup_error
+    limit_malloc_arenas()  # the whole batch, every worker, within its memory budget
     try:
         _settings = Settings()
-        _renderer = build_renderer(_settings, base_dir=base_dir, allowed_roots=allowed_roots)
+        reuse = render_reuse(_settings, cli=True)  # segments on disk, sources and probes in memory
+        _renderer = build_renderer(_settings, base_dir=base_dir, allowed_roots=allowed_roots, reuse=reuse)
     except Exception as exc:
         _setup_error = f"the renderer could not be set up: {exc}"
 
