@@ -404,9 +404,9 @@ def _profile(
     audio but its energies and peaks per 5 ms."""
     meter = LoudnessMeter(plan.sample_rate, true_peak=False, profile=True)
     total = max(1, plan.total_samples)
-    for block in Mixer(plan, opener, checkpoint=check).mixed():
-        meter.add(block)
-        on_fraction(meter.samples / total)
+    mixer = Mixer(plan, opener, checkpoint=check)
+    for _ in meter.metered_beside(mixer.mixed()):  # this thread mixes while another measures
+        on_fraction(mixer.mixed_samples / total)
     return meter
 
 
