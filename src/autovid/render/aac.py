@@ -286,7 +286,8 @@ def _decoded_loud(
     playing = [i for i, p in enumerate(packets) if p.pts in keep and 0 <= p.pts < end]
     if not playing:
         return []
-    peaks = _frame_peaks(segment.samples)[[(packets[i].pts - segment.first) // FRAME_SAMPLES for i in playing]]
+    frames = [(packets[i].pts - segment.first) // FRAME_SAMPLES for i in playing]
+    peaks = _frame_peaks(segment.samples)[frames]
     loud = peaks >= max(loudest, float(peaks.max())) * _DECODE_MARGIN
     loud[:-1] |= loud[1:]
     loud[1:] |= loud[:-1].copy()
