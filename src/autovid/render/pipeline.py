@@ -67,6 +67,7 @@ PREPARED_PERCENT = 25.0  # fetching, probing and speech; mixing and encoding tak
 DEFAULT_LIMITS = RenderLimits()
 MAX_DECODED_BYTES = 48 * 1024 * 1024  # repeated sources kept decoded: ~2 min of stereo float32
 _TRUNCATION_TOLERANCE_S = 0.5
+_DECODE_AHEAD_WORKERS = 2  # the measuring pass waits for the source it needs first; the rest decode beside it
 _MEASURING_SHARE = 0.3  # of the mixing stage's progress, when a loudness target needs a first pass
 
 
@@ -357,12 +358,18 @@ def _mix_to_aac(
     final mix's: loudness as it goes to the encoder, true peak of the AAC as decoded."""
     loudness = spec.output.loudness
     total = max(1, plan.total_samples)
-    opener = _source_opener(inputs, plan, passes=1 if loudness is None else 2, decoded=reuse.decoded)
     gain_db, warnings = 0.0, list[RenderWarning]()
     true_peak = DEFAULT_TRUE_PEAK_DBTP if loudness is None else loudness.truePeak
-    if loudness is not None:
-        measuring = _reporter_slice(on_fraction, 0.0, _MEASURING_SHARE)
-        profile = _profile(plan, opener, check, measuring)
+    if loudness is None:
+        opener = _source_opener(inputs, plan, decoded=reuse.decoded)
+    else:  # both passes read every source decoded once, the measuring pass as it is decoded
+        with ThreadPoolExecutor(max_workers=_DECODE_AHEAD_WORKERS, thread_name_prefix="decode") as ahead:
+            try:
+                opener = _source_opener(inputs, plan, passes=2, decoded=reuse.decoded, ahead=ahead)
+                measuring = _reporter_slice(on_fraction, 0.0, _MEASURING_SHARE)
+                profile = _profile(plan, opener, check, measuring)
+            finally:
+                ahead.shutdown(cancel_futures=True)
         gain_db, warnings = normalising_gain(
             profile, loudness.target_lufs, ceiling_dbfs=true_peak - AAC_HEADROOM_DB
         )
@@ -683,15 +690,22 @@ class _GuardedReader:
 
 
 def _source_opener(
-    inputs: _Inputs, plan: Plan, *, passes: int = 1, decoded: DecodedSources | None = None
+    inputs: _Inputs,
+    plan: Plan,
+    *,
+    passes: int = 1,
+    decoded: DecodedSources | None = None,
+    ahead: ThreadPoolExecutor | None = None,
 ) -> Callable[[Source], SampleSource]:
     """Opens each clip's source: streamed from its file, or, for a source played more than once
     (a looped track, or any source when the plan is mixed twice to measure its loudness) and short
     enough, decoded once and then read from memory — a repetition no longer costs a decode (and a
     resample). With ``decoded`` (kept across renders) every audio asset short enough is read
-    through it: a batch decodes its music bed and its effects once, not once per row."""
+    through it: a batch decodes its music bed and its effects once, not once per row. With
+    ``ahead``, the sources kept in memory are decoded on its threads from the start, as far as
+    the plan plays them, while the mixer works through the ones it needs first."""
     plays = Counter(clip.source for clip in plan.clips for _ in range(passes))  # in order of first play
-    shared: dict[Source, DecodedAudio | None] = {}  # None: streamed from its file at every play
+    shared: dict[Source, DecodedAudio | Future[DecodedAudio] | None] = {}  # None: decoded at first play
     budget = MAX_DECODED_BYTES
     for source, count in plays.items():
         size = _decoded_samples(inputs, source)
@@ -700,20 +714,35 @@ def _source_opener(
             shared[source] = None
             budget -= size * 2 * 4
 
+    def decoded_audio(source: Source, path: Path) -> DecodedAudio:
+        return DecodedAudio(
+            path,
+            plays=plays[source],
+            expected_samples=_decoded_samples(inputs, source) or 0,
+            sample_rate=SAMPLE_RATE,
+            kept=(decoded, _file_digest(path, SAMPLE_RATE)) if decoded is not None else None,
+        )
+
+    def decoded_ahead(source: Source, path: Path, until: int) -> DecodedAudio:
+        audio = decoded_audio(source, path)
+        audio.read(0, until)  # nothing else touches it until this future is done
+        return audio
+
+    if ahead is not None:
+        for source in shared:
+            until = max(clip.offset + clip.length for clip in plan.clips if clip.source == source)
+            shared[source] = ahead.submit(decoded_ahead, source, _source_file(inputs, source)[0], until)
+
     def open_source(source: Source) -> SampleSource:
         path, fail = _source_file(inputs, source)
         try:
             if source not in shared:
                 return _GuardedReader(AudioReader(path, sample_rate=SAMPLE_RATE), fail)
             audio = shared[source]
-            if audio is None:
-                audio = shared[source] = DecodedAudio(
-                    path,
-                    plays=plays[source],
-                    expected_samples=_decoded_samples(inputs, source) or 0,
-                    sample_rate=SAMPLE_RATE,
-                    kept=(decoded, _file_digest(path, SAMPLE_RATE)) if decoded is not None else None,
-                )
+            if isinstance(audio, Future):
+                audio = shared[source] = audio.result()
+            elif audio is None:
+                audio = shared[source] = decoded_audio(source, path)
             return _GuardedReader(audio.reader(), fail)
         except MediaError as exc:
             raise fail(exc.message) from None
