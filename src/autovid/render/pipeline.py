@@ -67,7 +67,7 @@ PREPARED_PERCENT = 25.0  # fetching, probing and speech; mixing and encoding tak
 DEFAULT_LIMITS = RenderLimits()
 MAX_DECODED_BYTES = 48 * 1024 * 1024  # repeated sources kept decoded: ~2 min of stereo float32
 _TRUNCATION_TOLERANCE_S = 0.5
-_DECODE_AHEAD_WORKERS = 2  # the measuring pass waits for the source it needs first; the rest decode beside it
+_DECODE_AHEAD_WORKERS = 2  # sources decoded beside the measuring pass (which mixes what is decoded)
 _MEASURING_SHARE = 0.3  # of the mixing stage's progress, when a loudness target needs a first pass
 
 
@@ -362,7 +362,7 @@ def _mix_to_aac(
     true_peak = DEFAULT_TRUE_PEAK_DBTP if loudness is None else loudness.truePeak
     if loudness is None:
         opener = _source_opener(inputs, plan, decoded=reuse.decoded)
-    else:  # both passes read every source decoded once, the measuring pass as it is decoded
+    else:  # both passes read every source decoded once; the measuring pass, as it is decoded
         with ThreadPoolExecutor(max_workers=_DECODE_AHEAD_WORKERS, thread_name_prefix="decode") as ahead:
             try:
                 opener = _source_opener(inputs, plan, passes=2, decoded=reuse.decoded, ahead=ahead)
@@ -703,7 +703,7 @@ def _source_opener(
     resample). With ``decoded`` (kept across renders) every audio asset short enough is read
     through it: a batch decodes its music bed and its effects once, not once per row. With
     ``ahead``, the sources kept in memory are decoded on its threads from the start, as far as
-    the plan plays them, while the mixer works through the ones it needs first."""
+    the plan plays them, while the mixer reads what is decoded so far."""
     plays = Counter(clip.source for clip in plan.clips for _ in range(passes))  # in order of first play
     shared: dict[Source, DecodedAudio | Future[DecodedAudio] | None] = {}  # None: decoded at first play
     budget = MAX_DECODED_BYTES
@@ -723,15 +723,20 @@ def _source_opener(
             kept=(decoded, _file_digest(path, SAMPLE_RATE)) if decoded is not None else None,
         )
 
-    def decoded_ahead(source: Source, path: Path, until: int) -> DecodedAudio:
-        audio = decoded_audio(source, path)
-        audio.read(0, until)  # nothing else touches it until this future is done
-        return audio
+    def decoded_ahead(source: Source, made: Future[DecodedAudio]) -> None:
+        try:
+            audio = decoded_audio(source, _source_file(inputs, source)[0])
+        except BaseException as exc:
+            made.set_exception(exc)
+            return
+        made.set_result(audio)  # the plays read it from now on, beside the decoding
+        audio.decode_ahead(max(clip.offset + clip.length for clip in plan.clips if clip.source == source))
 
     if ahead is not None:
         for source in shared:
-            until = max(clip.offset + clip.length for clip in plan.clips if clip.source == source)
-            shared[source] = ahead.submit(decoded_ahead, source, _source_file(inputs, source)[0], until)
+            shared[source] = made = Future[DecodedAudio]()
+            made.set_running_or_notify_cancel()
+            ahead.submit(decoded_ahead, source, made)
 
     def open_source(source: Source) -> SampleSource:
         path, fail = _source_file(inputs, source)
