@@ -22,7 +22,7 @@ BLOCK_SAMPLES = 32_768  # ~0.68 s at 48 kHz: big enough that numpy's per-call ov
 DEFAULT_TRUE_PEAK_DBTP = -1.0  # what the output's true peak must stay under without a loudness spec
 AAC_HEADROOM_DB = 1.0  # the limiter aims this far under it: room for the AAC codec's overshoot
 CEILING_DBFS = DEFAULT_TRUE_PEAK_DBTP - AAC_HEADROOM_DB
-_RUN_CHUNK = 128  # the limiter interpolates only the stretches of this many samples near the ceiling
+_RUN_CHUNK = 128  # the limiter interpolates whole chunks of this many samples, those near the ceiling
 _RUN_GAP = 4 * _RUN_CHUNK  # loud stretches closer than this are interpolated as one
 
 
@@ -50,6 +50,8 @@ class Limiter:
     averaging window is a minimum that includes g[n], so the smooth gain is <= g[n] everywhere
     (the ceiling holds) while it ramps over 2W samples instead of jumping. It runs on a stream
     with a delay of 2W + taps samples; context carried between calls makes block edges seamless.
+    The oversampled estimate is computed only in the stretches where it can reach the ceiling
+    (elsewhere g is 1 whatever it is), and a block that nowhere reaches it passes unchanged.
     """
 
     def __init__(
