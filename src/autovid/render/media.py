@@ -390,10 +390,11 @@ class DecodedAudio:
             out[:, : part.shape[1]] = part
             return out
 
-    def decode_ahead(self, stop: int) -> None:
+    def decode_ahead(self, stop: int, halt: threading.Event | None = None) -> None:
         """Decode up to sample ``stop`` a second at a time (on a thread of its own), until the
-        plays are done with the source. A decoding error is raised to the play that reaches it."""
-        while True:
+        plays are done with the source or ``halt`` is set. A decoding error is raised to the play
+        that reaches it."""
+        while halt is None or not halt.is_set():
             with self._lock:
                 if self._released or self._failure or self._decoded >= stop or self._exhausted:
                     return

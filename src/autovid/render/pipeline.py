@@ -363,12 +363,14 @@ def _mix_to_aac(
     if loudness is None:
         opener = _source_opener(inputs, plan, decoded=reuse.decoded)
     else:  # both passes read every source decoded once; the measuring pass, as it is decoded
+        halt = threading.Event()  # a failed or cancelled pass stops the decoding at once
         with ThreadPoolExecutor(max_workers=_DECODE_AHEAD_WORKERS, thread_name_prefix="decode") as ahead:
             try:
-                opener = _source_opener(inputs, plan, passes=2, decoded=reuse.decoded, ahead=ahead)
+                opener = _source_opener(inputs, plan, passes=2, decoded=reuse.decoded, ahead=ahead, halt=halt)
                 measuring = _reporter_slice(on_fraction, 0.0, _MEASURING_SHARE)
                 profile = _profile(plan, opener, check, measuring)
             finally:
+                halt.set()
                 ahead.shutdown(cancel_futures=True)
         gain_db, warnings = normalising_gain(
             profile, loudness.target_lufs, ceiling_dbfs=true_peak - AAC_HEADROOM_DB
@@ -696,6 +698,7 @@ def _source_opener(
     passes: int = 1,
     decoded: DecodedSources | None = None,
     ahead: ThreadPoolExecutor | None = None,
+    halt: threading.Event | None = None,
 ) -> Callable[[Source], SampleSource]:
     """Opens each clip's source: streamed from its file, or, for a source played more than once
     (a looped track, or any source when the plan is mixed twice to measure its loudness) and short
@@ -703,7 +706,7 @@ def _source_opener(
     resample). With ``decoded`` (kept across renders) every audio asset short enough is read
     through it: a batch decodes its music bed and its effects once, not once per row. With
     ``ahead``, the sources kept in memory are decoded on its threads from the start, as far as
-    the plan plays them, while the mixer reads what is decoded so far."""
+    the plan plays them (or until ``halt`` is set), while the mixer reads what is decoded so far."""
     plays = Counter(clip.source for clip in plan.clips for _ in range(passes))  # in order of first play
     shared: dict[Source, DecodedAudio | Future[DecodedAudio] | None] = {}  # None: decoded at first play
     budget = MAX_DECODED_BYTES
@@ -730,7 +733,9 @@ def _source_opener(
             made.set_exception(exc)
             return
         made.set_result(audio)  # the plays read it from now on, beside the decoding
-        audio.decode_ahead(max(clip.offset + clip.length for clip in plan.clips if clip.source == source))
+        audio.decode_ahead(
+            max(clip.offset + clip.length for clip in plan.clips if clip.source == source), halt
+        )
 
     if ahead is not None:
         for source in shared:
