@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -726,22 +726,9 @@ def _source_opener(
             kept=(decoded, _file_digest(path, SAMPLE_RATE)) if decoded is not None else None,
         )
 
-    def decoded_ahead(source: Source, made: Future[DecodedAudio]) -> None:
-        try:
-            audio = decoded_audio(source, _source_file(inputs, source)[0])
-        except BaseException as exc:
-            made.set_exception(exc)
-            return
-        made.set_result(audio)  # the plays read it from now on, beside the decoding
-        audio.decode_ahead(
-            max(clip.offset + clip.length for clip in plan.clips if clip.source == source), halt
-        )
-
     if ahead is not None:
-        for source in shared:
-            shared[source] = made = Future[DecodedAudio]()
-            made.set_running_or_notify_cancel()
-            ahead.submit(decoded_ahead, source, made)
+        made = {source: lambda s=source: decoded_audio(s, _source_file(inputs, s)[0]) for source in shared}
+        shared.update(_decoding_ahead(plan, made, ahead, halt or threading.Event()))
 
     def open_source(source: Source) -> SampleSource:
         path, fail = _source_file(inputs, source)
@@ -758,6 +745,26 @@ def _source_opener(
             raise fail(exc.message) from None
 
     return open_source
+
+
+def _decoding_ahead(
+    plan: Plan,
+    make: dict[Source, Callable[[], DecodedAudio]],
+    ahead: ThreadPoolExecutor,
+    halt: threading.Event,
+) -> dict[Source, Future[DecodedAudio]]:
+    """Each source's ``DecodedAudio``, made on ``ahead`` (its file opened there); once all are
+    made, each is decoded there too, in the order the plan first plays them, as far as the plan
+    plays it. A play reads what is decoded so far and decodes the rest itself when it gets ahead."""
+
+    def made(source: Source) -> DecodedAudio:
+        audio = make[source]()
+        until = max(clip.offset + clip.length for clip in plan.clips if clip.source == source)
+        with suppress(RuntimeError):  # raised when the pass is over (the pool shut): nothing to decode
+            ahead.submit(audio.decode_ahead, until, halt)  # queued after every source's opening
+        return audio
+
+    return {source: ahead.submit(made, source) for source in make}
 
 
 def _file_digest(path: Path, sample_rate: int) -> str:
