@@ -586,6 +586,33 @@ def write_doc(section: str, path: Path = DOC_PATH) -> None:
 # --- command line --------------------------------------------------------------------------------
 
 
+def loudness_only(inputs: BenchInputs, *, out_dir: Path, repeat: int, mode: str) -> int:
+    """The job with and without ``output.loudness``, interleaved: their medians and the ratio."""
+    started = _load_average()
+    result = run_suite(
+        inputs,
+        out_dir=out_dir,
+        repeat=repeat,
+        with_moviepy=False,
+        with_floor=False,
+        with_loudness=True,
+        mode=mode,
+    )
+    assert result.loudness is not None and result.loudness_lufs is not None
+    ratio = result.loudness.wall_s / result.autovid.wall_s
+    print()
+    for label, runs in (("autovid", result.autovid), (f"at {LOUDNESS_TARGET_LUFS} LUFS", result.loudness)):
+        walls = sorted(run.wall_s for run in runs.runs)
+        print(
+            f"{label:<14} wall {runs.wall_s:.2f} s (median of {len(walls)}, {walls[0]:.2f} - {walls[-1]:.2f})"
+            f"  CPU {runs.cpu_s:.2f} s  peak RSS {runs.peak_memory_mb:.0f} MB"
+        )
+    reached = f"output {result.loudness_lufs:.2f} LUFS"
+    print(f"ratio {ratio:.3f}x (target <= {TARGET_LOUDNESS_RATIO:g}x); {reached}")
+    print(f"load average {started} at the start, {_load_average()} at the end")
+    return 0 if ratio <= TARGET_LOUDNESS_RATIO else 1
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Render one job with autovid, a MoviePy 2 reference and the AAC floor; print the ratios."
@@ -605,6 +632,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--write-doc", action="store_true", help=f"write the figures into {DOC_PATH.name}")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, help="inputs and run outputs")
     parser.add_argument("--via", choices=("auto", "cli", "api"), default="auto", help="how to run autovid")
+    parser.add_argument(
+        "--loudness-only",
+        action="store_true",
+        help=f"only the job with and without output.loudness at {LOUDNESS_TARGET_LUFS} LUFS, interleaved",
+    )
     parser.add_argument("--captions", action="store_true", help="also time the job with captions")
     parser.add_argument("--captions-only", action="store_true", help="only the captions comparison")
     parser.add_argument("--burn-in", action="store_true", help="with --captions: also burn-in vs re-encode")
@@ -637,6 +669,8 @@ def main(argv: list[str] | None = None) -> int:
         print(format_pairs(pairs, f"{shape.duration_s} s {shape.width}x{shape.height}"))
         if args.captions_only:
             return 1 if any(p.ratio > p.target for p in pairs) else 0
+    if args.loudness_only:
+        return loudness_only(inputs, out_dir=runs_dir / f"{shape.duration_s}s", repeat=args.repeat, mode=mode)
     main_result = run_suite(
         inputs,
         out_dir=runs_dir / f"{shape.duration_s}s",

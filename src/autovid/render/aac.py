@@ -287,10 +287,8 @@ def _decoded_loud(
     playing = [i for i, p in enumerate(packets) if p.pts in keep and 0 <= p.pts < end]
     if not playing:
         return []
-    magnitude = np.abs(segment.samples)
-    peaks = np.array(
-        [magnitude[:, packets[i].pts - segment.first :][:, :FRAME_SAMPLES].max() for i in playing]
-    )
+    frames = [(packets[i].pts - segment.first) // FRAME_SAMPLES for i in playing]
+    peaks = _frame_peaks(segment.samples)[frames]
     loud = peaks >= max(loudest, float(peaks.max())) * _DECODE_MARGIN
     loud[:-1] |= loud[1:]
     loud[1:] |= loud[:-1].copy()
@@ -313,6 +311,15 @@ def _decoded_loud(
         current += [frame.to_ndarray()[:, : end - start] for frame in decoder.decode(packets[index])]
         previous = index
     return [*runs, np.concatenate(current, axis=1)] if current else runs
+
+
+def _frame_peaks(samples: np.ndarray) -> np.ndarray:
+    """The sample peak of each AAC frame of ``samples`` (both channels; packets sit on the frame
+    grid, whose first frame starts at ``samples[:, 0]``)."""
+    frames = -(-samples.shape[1] // FRAME_SAMPLES)
+    magnitude = np.zeros(frames * FRAME_SAMPLES, dtype=samples.dtype)
+    np.max(np.abs(samples), axis=0, out=magnitude[: samples.shape[1]])
+    return magnitude.reshape(frames, FRAME_SAMPLES).max(axis=1)
 
 
 # --- reuse across renders ------------------------------------------------------------------------

@@ -349,7 +349,9 @@ class DecodedAudio:
 
     With ``kept`` (the process's ``DecodedSources`` and the file's digest) the samples an earlier
     render decoded are read from there — the file is opened only to decode past them — and what
-    this render decoded is kept there when the last play closes."""
+    this render decoded is kept there when the last play closes. ``decode_ahead`` decodes it
+    from another thread while the plays read: each step holds a lock, so a play reads whatever is
+    decoded and waits at most for the step in progress."""
 
     def __init__(
         self,
@@ -373,31 +375,53 @@ class DecodedAudio:
             self._decoded = self._samples.shape[1]
         self._unopened = plays
         self._open = 0
+        self._released = False
+        self._failure: MediaError | None = None  # met while decoding ahead: raised to the plays
+        self._lock = threading.Lock()
 
     def reader(self) -> DecodedReader:
-        self._unopened -= 1
-        self._open += 1
+        with self._lock:
+            self._unopened -= 1
+            self._open += 1
         return DecodedReader(self)
 
     def read(self, start: int, count: int) -> np.ndarray:
-        self._decode_until(start + count)
-        part = self._samples[:, start : min(start + count, self._decoded)]
-        if part.shape[1] == count:
-            return part
-        out = np.zeros((self._samples.shape[0], count), dtype=np.float32)
-        out[:, : part.shape[1]] = part
-        return out
+        with self._lock:
+            self._decode_until(start + count)
+            part = self._samples[:, start : min(start + count, self._decoded)]
+            if part.shape[1] == count:
+                return part
+            out = np.zeros((self._samples.shape[0], count), dtype=np.float32)
+            out[:, : part.shape[1]] = part
+            return out
+
+    def decode_ahead(self, stop: int, halt: threading.Event | None = None) -> None:
+        """Decode up to sample ``stop`` a second at a time (on a thread of its own), until the
+        plays are done with the source or ``halt`` is set. A decoding error is raised to the play
+        that reaches it."""
+        while halt is None or not halt.is_set():
+            with self._lock:
+                if self._released or self._failure or self._decoded >= stop or self._exhausted:
+                    return
+                try:
+                    self._decode_until(min(stop, self._decoded + SAMPLE_RATE))
+                except MediaError as exc:
+                    self._failure = exc
 
     def release(self) -> None:
-        self._open -= 1
-        if self._open <= 0 and self._unopened <= 0:
-            if self._kept:
-                self._kept[0].keep(self._kept[1], self._samples[:, : self._decoded], self._exhausted)
-            if self._source is not None:
-                self._source.close()
-            self._samples = self._samples[:, :0]
+        with self._lock:
+            self._open -= 1
+            if self._open <= 0 and self._unopened <= 0:
+                if self._kept:
+                    self._kept[0].keep(self._kept[1], self._samples[:, : self._decoded], self._exhausted)
+                if self._source is not None:
+                    self._source.close()
+                self._samples = self._samples[:, :0]
+                self._released = True
 
     def _decode_until(self, stop: int) -> None:
+        if self._failure is not None and self._decoded < stop:
+            raise self._failure
         while self._decoded < stop and not self._exhausted:
             source = self._reader()
             chunk = source.read_some(max(stop - self._decoded, SAMPLE_RATE))

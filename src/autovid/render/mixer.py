@@ -22,6 +22,8 @@ BLOCK_SAMPLES = 32_768  # ~0.68 s at 48 kHz: big enough that numpy's per-call ov
 DEFAULT_TRUE_PEAK_DBTP = -1.0  # what the output's true peak must stay under without a loudness spec
 AAC_HEADROOM_DB = 1.0  # the limiter aims this far under it: room for the AAC codec's overshoot
 CEILING_DBFS = DEFAULT_TRUE_PEAK_DBTP - AAC_HEADROOM_DB
+_RUN_CHUNK = 128  # the limiter interpolates whole chunks of this many samples, those near the ceiling
+_RUN_GAP = 4 * _RUN_CHUNK  # loud stretches closer than this are interpolated as one
 
 
 class SampleSource(Protocol):
@@ -48,6 +50,8 @@ class Limiter:
     averaging window is a minimum that includes g[n], so the smooth gain is <= g[n] everywhere
     (the ceiling holds) while it ramps over 2W samples instead of jumping. It runs on a stream
     with a delay of 2W + taps samples; context carried between calls makes block edges seamless.
+    The oversampled estimate is computed only in the stretches where it can reach the ceiling
+    (elsewhere g is 1 whatever it is), and a block that nowhere reaches it passes unchanged.
     """
 
     def __init__(
@@ -90,14 +94,19 @@ class Limiter:
         out = self._pending[:, :ready]
         # Cheap exit: far enough under the ceiling that even inter-sample peaks cannot reach it.
         if float(np.max(np.abs(context))) * 1.41 >= self.threshold:
-            gain = self._smooth_gain(context)[self._past : self._past + ready]
-            out = (out * gain).astype(np.float32)
+            gain = self._smooth_gain(context)
+            if gain is not None:
+                out = (out * gain[self._past : self._past + ready]).astype(np.float32)
         self._history = context[:, ready : ready + self._past]
         self._pending = self._pending[:, ready:]
         return out
 
-    def _smooth_gain(self, signal: np.ndarray) -> np.ndarray:
-        peak = _true_peak(signal, self._taps)
+    def _smooth_gain(self, signal: np.ndarray) -> np.ndarray | None:
+        """The gain per sample of ``signal``; None where it would be 1 throughout (no peak
+        reaches the ceiling: the samples pass unchanged, exactly as a gain of 1 leaves them)."""
+        peak = _true_peak(signal, self._taps, self.threshold)
+        if float(peak.max()) <= self.threshold:
+            return None
         with np.errstate(divide="ignore"):
             needed = np.minimum(1.0, self.threshold / peak)
         w = self._w
@@ -119,18 +128,54 @@ def _oversampling_filters(factor: int = 4, half_taps: int = 8) -> np.ndarray:
     return np.array(rows)
 
 
-def _true_peak(signal: np.ndarray, taps: np.ndarray) -> np.ndarray:
+def _true_peak(signal: np.ndarray, taps: np.ndarray, threshold: float = 0.0) -> np.ndarray:
     """Per sample: the largest |value| over both channels at the sample and the three
-    interpolated points on each side of it."""
+    interpolated points on each side of it — computed only where it can reach ``threshold``.
+    Elsewhere the value is the sample's own (also under ``threshold``, so the limiter's gain
+    there is 1 either way)."""
     peak = np.max(np.abs(signal), axis=0).astype(np.float64)
-    half = taps.shape[1] // 2
-    for row in taps:
-        for channel in signal:
-            # between[n] estimates the signal a fraction past sample n
-            between = np.abs(np.convolve(channel, row[::-1], mode="full")[half : half + channel.size])
-            np.maximum(peak, between, out=peak)
-            np.maximum(peak[1:], between[:-1], out=peak[1:])
+    for lo, hi in _loud_runs(peak, np.abs(taps).sum(axis=1).max(), threshold, taps.shape[1]):
+        _interpolated_peak(signal, taps, peak, lo, hi)
     return peak
+
+
+def _loud_runs(peak: np.ndarray, gain_bound: float, threshold: float, taps: int) -> list[tuple[int, int]]:
+    """Stretches [lo, hi) outside of which no interpolated point can reach ``threshold``: an
+    interpolated point is at most ``gain_bound`` (the taps' absolute sum) times the largest
+    sample in its window, and a window spans less than one ``_RUN_CHUNK`` on either side."""
+    n = peak.size
+    chunks = -(-n // _RUN_CHUNK)
+    if chunks <= 3:
+        return [(0, n)]
+    padded = np.zeros(chunks * _RUN_CHUNK)
+    padded[:n] = peak
+    loud = padded.reshape(chunks, _RUN_CHUNK).max(axis=1) * (gain_bound * 1.001) >= threshold
+    loud[1:] |= loud[:-1].copy()  # a window reaches one chunk to each side
+    loud[:-1] |= loud[1:].copy()
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], loud, [False]]).astype(np.int8)))
+    runs: list[tuple[int, int]] = []
+    for start, stop in zip(edges[::2] * _RUN_CHUNK, edges[1::2] * _RUN_CHUNK, strict=True):
+        if runs and start - runs[-1][1] < _RUN_GAP:  # a short gap costs less than another call
+            runs[-1] = (runs[-1][0], min(n, stop))
+        else:
+            runs.append((start, min(n, stop)))
+    return runs
+
+
+def _interpolated_peak(signal: np.ndarray, taps: np.ndarray, peak: np.ndarray, lo: int, hi: int) -> None:
+    """Raise ``peak[lo:hi]`` by the interpolated points next to each sample. The convolution runs
+    over a slice with a margin of ``2 * half`` samples (or up to the signal's own edge), so that
+    every value used is the one a convolution of the whole signal gives, bit for bit."""
+    half = taps.shape[1] // 2
+    start, stop = max(0, lo - 1 - 2 * half), min(peak.size, hi + 2 * half)
+    first = max(lo, 1) - 1 - start  # between[start + first] is the point just before lo
+    for row in taps:
+        for channel in signal[:, start:stop]:
+            # between[i] estimates the signal a fraction past sample start + i
+            between = np.abs(np.convolve(channel, row[::-1], mode="full")[half : half + channel.size])
+            np.maximum(peak[lo:hi], between[lo - start : hi - start], out=peak[lo:hi])
+            below = peak[max(lo, 1) : hi]
+            np.maximum(below, between[first : first + below.size], out=below)
 
 
 def _window_min(values: np.ndarray, *, before: int, after: int) -> np.ndarray:

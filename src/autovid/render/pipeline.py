@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -64,6 +64,7 @@ DEFAULT_LIMITS = RenderLimits()
 MAX_DECODED_BYTES = 48 * 1024 * 1024  # repeated sources kept decoded: ~2 min of stereo float32
 _NO_PROBE_CACHE = ProbeCache(max_entries=0)
 _TRUNCATION_TOLERANCE_S = 0.5
+_DECODE_AHEAD_WORKERS = 2  # sources decoded beside the measuring pass (which mixes what is decoded)
 _MEASURING_SHARE = 0.3  # of the mixing stage's progress, when a loudness target needs a first pass
 
 
@@ -362,12 +363,20 @@ def _mix_to_aac(
     final mix's: loudness as it goes to the encoder, true peak of the AAC as decoded."""
     loudness = spec.output.loudness
     total = max(1, plan.total_samples)
-    opener = _source_opener(inputs, plan, passes=1 if loudness is None else 2, decoded=reuse.decoded)
     gain_db, warnings = 0.0, list[RenderWarning]()
     true_peak = DEFAULT_TRUE_PEAK_DBTP if loudness is None else loudness.truePeak
-    if loudness is not None:
-        measuring = _reporter_slice(on_fraction, 0.0, _MEASURING_SHARE)
-        profile = _profile(plan, opener, check, measuring)
+    if loudness is None:
+        opener = _source_opener(inputs, plan, decoded=reuse.decoded)
+    else:  # both passes read every source decoded once; the measuring pass, as it is decoded
+        halt = threading.Event()  # a failed or cancelled pass stops the decoding at once
+        with ThreadPoolExecutor(max_workers=_DECODE_AHEAD_WORKERS, thread_name_prefix="decode") as ahead:
+            try:
+                opener = _source_opener(inputs, plan, passes=2, decoded=reuse.decoded, ahead=ahead, halt=halt)
+                measuring = _reporter_slice(on_fraction, 0.0, _MEASURING_SHARE)
+                profile = _profile(plan, opener, check, measuring)
+            finally:
+                halt.set()
+                ahead.shutdown(cancel_futures=True)
         gain_db, warnings = normalising_gain(
             profile, loudness.target_lufs, ceiling_dbfs=true_peak - AAC_HEADROOM_DB
         )
@@ -409,9 +418,9 @@ def _profile(
     audio but its energies and peaks per 5 ms."""
     meter = LoudnessMeter(plan.sample_rate, true_peak=False, profile=True)
     total = max(1, plan.total_samples)
-    for block in Mixer(plan, opener, checkpoint=check).mixed():
-        meter.add(block)
-        on_fraction(meter.samples / total)
+    mixer = Mixer(plan, opener, checkpoint=check)
+    for _ in meter.metered_beside(mixer.mixed()):  # this thread mixes while another measures
+        on_fraction(mixer.mixed_samples / total)
     return meter
 
 
@@ -696,15 +705,23 @@ class _GuardedReader:
 
 
 def _source_opener(
-    inputs: _Inputs, plan: Plan, *, passes: int = 1, decoded: DecodedSources | None = None
+    inputs: _Inputs,
+    plan: Plan,
+    *,
+    passes: int = 1,
+    decoded: DecodedSources | None = None,
+    ahead: ThreadPoolExecutor | None = None,
+    halt: threading.Event | None = None,
 ) -> Callable[[Source], SampleSource]:
     """Opens each clip's source: streamed from its file, or, for a source played more than once
     (a looped track, or any source when the plan is mixed twice to measure its loudness) and short
     enough, decoded once and then read from memory — a repetition no longer costs a decode (and a
     resample). With ``decoded`` (kept across renders) every audio asset short enough is read
-    through it: a batch decodes its music bed and its effects once, not once per row."""
+    through it: a batch decodes its music bed and its effects once, not once per row. With
+    ``ahead``, the sources kept in memory are decoded on its threads from the start, as far as
+    the plan plays them (or until ``halt`` is set), while the mixer reads what is decoded so far."""
     plays = Counter(clip.source for clip in plan.clips for _ in range(passes))  # in order of first play
-    shared: dict[Source, DecodedAudio | None] = {}  # None: streamed from its file at every play
+    shared: dict[Source, DecodedAudio | Future[DecodedAudio] | None] = {}  # None: decoded at first play
     budget = MAX_DECODED_BYTES
     for source, count in plays.items():
         size = _decoded_samples(inputs, source)
@@ -713,25 +730,54 @@ def _source_opener(
             shared[source] = None
             budget -= size * 2 * 4
 
+    def decoded_audio(source: Source, path: Path) -> DecodedAudio:
+        return DecodedAudio(
+            path,
+            plays=plays[source],
+            expected_samples=_decoded_samples(inputs, source) or 0,
+            sample_rate=SAMPLE_RATE,
+            kept=(decoded, _file_digest(path, SAMPLE_RATE)) if decoded is not None else None,
+        )
+
+    if ahead is not None:
+        made = {source: lambda s=source: decoded_audio(s, _source_file(inputs, s)[0]) for source in shared}
+        shared.update(_decoding_ahead(plan, made, ahead, halt or threading.Event()))
+
     def open_source(source: Source) -> SampleSource:
         path, fail = _source_file(inputs, source)
         try:
             if source not in shared:
                 return _GuardedReader(AudioReader(path, sample_rate=SAMPLE_RATE), fail)
             audio = shared[source]
-            if audio is None:
-                audio = shared[source] = DecodedAudio(
-                    path,
-                    plays=plays[source],
-                    expected_samples=_decoded_samples(inputs, source) or 0,
-                    sample_rate=SAMPLE_RATE,
-                    kept=(decoded, _file_digest(path, SAMPLE_RATE)) if decoded is not None else None,
-                )
+            if isinstance(audio, Future):
+                audio = shared[source] = audio.result()
+            elif audio is None:
+                audio = shared[source] = decoded_audio(source, path)
             return _GuardedReader(audio.reader(), fail)
         except MediaError as exc:
             raise fail(exc.message) from None
 
     return open_source
+
+
+def _decoding_ahead(
+    plan: Plan,
+    make: dict[Source, Callable[[], DecodedAudio]],
+    ahead: ThreadPoolExecutor,
+    halt: threading.Event,
+) -> dict[Source, Future[DecodedAudio]]:
+    """Each source's ``DecodedAudio``, made on ``ahead`` (its file opened there); once all are
+    made, each is decoded there too, in the order the plan first plays them, as far as the plan
+    plays it. A play reads what is decoded so far and decodes the rest itself when it gets ahead."""
+
+    def made(source: Source) -> DecodedAudio:
+        audio = make[source]()
+        until = max(clip.offset + clip.length for clip in plan.clips if clip.source == source)
+        with suppress(RuntimeError):  # raised when the pass is over (the pool shut): nothing to decode
+            ahead.submit(audio.decode_ahead, until, halt)  # queued after every source's opening
+        return audio
+
+    return {source: ahead.submit(made, source) for source in make}
 
 
 def _file_digest(path: Path, sample_rate: int) -> str:

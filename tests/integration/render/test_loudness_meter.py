@@ -113,3 +113,19 @@ def test_the_aac_true_peak_is_the_decoded_files(tmp_path: Path, loud_at_s: float
     assert peak.dbtp == pytest.approx(
         ffmpeg_loudness(decode_audio(tmp_path / "a.m4a")).true_peak_dbtp, abs=0.2
     )
+
+
+def test_metering_beside_the_producer_measures_the_same() -> None:
+    """On a thread of its own, a few blocks behind, the meter sees every block in order: the
+    same figures and the same gain for a target as when the producer measures each block."""
+    signal = _varying_music()
+    blocks = [signal[:, start : start + 32_768] for start in range(0, signal.shape[1], 32_768)]
+    inline, beside = LoudnessMeter(SR, profile=True), LoudnessMeter(SR, profile=True)
+    for block in blocks:
+        inline.add(block)
+    passed = list(beside.metered_beside(iter(blocks)))
+    assert all(a is b for a, b in zip(passed, blocks, strict=True))
+    assert beside.result() == inline.result()
+    assert beside.gain_for(-14, ceiling_dbfs=-2, max_gain_db=20) == inline.gain_for(
+        -14, ceiling_dbfs=-2, max_gain_db=20
+    )

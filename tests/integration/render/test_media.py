@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -136,3 +137,23 @@ def test_decoded_audio_serves_several_plays_from_one_decode(media: Media) -> Non
     assert shared._samples.size == 0  # the last play closed: memory and file released
     with pytest.raises(MediaError, match="after close"):
         second.read(10)
+
+
+def test_decoded_audio_decodes_ahead_while_a_play_reads(media: Media) -> None:
+    """A thread decodes the source while the play reads it: the play gets the same samples as
+    a streaming read, whether the decoder is ahead of it or behind, and the thread stops once the
+    plays are done."""
+    path = media.music("ahead.mp3", 6.0)
+    with AudioReader(path) as reader:
+        streamed = reader.read(audio_sample_count(path))
+    shared = DecodedAudio(path, plays=1, expected_samples=SR, sample_rate=SR)  # length underestimated
+    play = shared.reader()
+    ahead = threading.Thread(target=shared.decode_ahead, args=(streamed.shape[1],))
+    ahead.start()
+    parts = [play.read(size) for size in (700, 48_000, 3, 60_000)]
+    ahead.join()
+    parts.append(play.read(streamed.shape[1] - sum(p.shape[1] for p in parts)))
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), streamed)
+    play.close()
+    shared.decode_ahead(streamed.shape[1] + SR)  # released: returns at once, decodes nothing
+    assert shared._samples.size == 0

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from autovid.errors import JobCancelledError
-from autovid.render.mixer import Limiter, Mixer
+from autovid.render.mixer import Limiter, Mixer, _oversampling_filters, _true_peak
 from autovid.render.plan import Clip, DuckRange, Plan, Source
 
 SR = 48_000
@@ -201,3 +201,39 @@ def test_limiter_gain_changes_smoothly() -> None:
     assert gain[-1] == pytest.approx(10 ** (-2.0 / 20) / 2.0, rel=0.01)  # steady: ceiling / peak
     assert np.abs(np.diff(gain)).max() < 0.01  # no jumps: it ramps down before the onset
     assert np.all(np.abs(out[0, : SR // 2 - 1000]) == 0)
+
+
+def _interpolated_everywhere(signal: np.ndarray) -> np.ndarray:
+    """The limiter's per-sample peak with every interpolated point computed (what it computed
+    before it learnt to skip the stretches far under the ceiling)."""
+    taps = _oversampling_filters()
+    peak = np.max(np.abs(signal), axis=0).astype(np.float64)
+    half = taps.shape[1] // 2
+    for row in taps:
+        for channel in signal:
+            between = np.abs(np.convolve(channel, row[::-1], mode="full")[half : half + channel.size])
+            np.maximum(peak, between, out=peak)
+            np.maximum(peak[1:], between[:-1], out=peak[1:])
+    return peak
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_limiter_interpolates_only_near_the_ceiling_with_the_same_gains(seed: int) -> None:
+    """Skipping the quiet stretches changes no sample: where the peak can reach the ceiling it
+    is the same number, bit for bit, and elsewhere the gain is 1 either way — so a render's
+    AAC packets are the ones the full computation gives."""
+    rng = np.random.default_rng(seed)
+    signal = noise(3.0, 0.05, seed)  # quiet, with loud bursts and a hot edge at each end
+    for at in rng.integers(0, signal.shape[1] - 2_000, 12):
+        signal[:, at : at + rng.integers(10, 2_000)] *= 30
+    signal[:, :50] = 0.9
+    signal[:, -50:] = -0.9
+    threshold = 10 ** (-2.0 / 20)
+    full = _interpolated_everywhere(signal)
+    sparse = _true_peak(signal, _oversampling_filters(), threshold)
+    reaching = full > threshold
+    assert 0 < reaching.mean() < 0.5  # both kinds of stretch are there
+    assert np.array_equal(sparse[reaching], full[reaching])
+    assert np.all(sparse[~reaching] <= threshold)
+    needed = np.minimum(1.0, threshold / full)
+    assert np.array_equal(np.minimum(1.0, threshold / sparse), needed)
