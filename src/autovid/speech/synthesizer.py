@@ -176,13 +176,18 @@ class SpeechSynthesizer:
             return self._locks.setdefault(key, threading.Lock())
 
 
+def _is_shard(name: str) -> bool:
+    """A shard folder of this cache: the first two hex digits of its keys."""
+    return len(name) == 2 and all(c in "0123456789abcdef" for c in name)
+
+
 def _cache_entries(cache_dir: Path) -> list[tuple[float, int, Path]]:
     """(last use, size, path) of every cached file; temporary files of running writes are left out."""
     entries: list[tuple[float, int, Path]] = []
     with contextlib.suppress(FileNotFoundError):
         for shard in os.scandir(cache_dir):
-            if not shard.is_dir(follow_symlinks=False):
-                continue
+            if not _is_shard(shard.name) or not shard.is_dir(follow_symlinks=False):
+                continue  # e.g. segments/, the AAC segment cache kept beside the speech
             for entry in os.scandir(shard.path):
                 if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                     continue

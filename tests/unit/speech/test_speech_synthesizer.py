@@ -228,3 +228,20 @@ def test_the_cache_limit_is_a_setting_and_smaller_under_tmp(tmp_path: Path) -> N
         data_dir=tmp_path, speech_cache_bytes=12_345, secret_key="s" * 32, webhook_secret="w" * 32
     )
     assert bootstrap(settings).processor.speech.max_bytes == 12_345
+
+
+def test_folders_beside_the_shards_are_neither_counted_nor_evicted(tmp_path: Path) -> None:
+    """The AAC segment cache lives in ``segments/`` of the same folder by default, bounded by a
+    limit of its own: the speech cache must not count its files or delete them."""
+    segments = tmp_path / "segments"
+    segments.mkdir()
+    (segments / "ab12.seg").write_bytes(b"s" * 5000)
+    clock = Clock()
+    synthesizer = SpeechSynthesizer(SizedEngine(300), tmp_path, max_bytes=1000, in_use_s=0.5, clock=clock)
+    for text in ("A", "B"):
+        synthesizer.synthesize(said(text))
+        clock.now_s += 1
+    clock.now_s += 10
+
+    assert synthesizer.evict() == 0  # 600 bytes of speech: within the limit
+    assert (segments / "ab12.seg").stat().st_size == 5000
