@@ -41,6 +41,7 @@ _PACKETS_AHEAD = 2048
 _POLL_S = 0.1  # how often a waiting pipe looks at its stop flag
 _T = TypeVar("_T")
 _TEXT_TIME_BASE = Fraction(1, 1000)
+_TEXT_TICK_S = float(_TEXT_TIME_BASE)
 # Options for the decoders FFmpeg opens to describe each stream (options past the last stream are
 # ignored): none of their frames is decoded.
 _NO_DECODING = [{"skip_frame": "all"}] * 64
@@ -307,8 +308,8 @@ class CopyingMp4Writer:
             self._cues: Iterator[av.Packet] = iter(())
             if text_track is not None:  # cues go in among the video packets, in time order
                 self._cues = text_packets(text_track, add_text_stream(self._out, text_track.language))
-            self._next_video, self._video_s = _first_timed(self._video, self._video_tick_s)
-            self._next_cue, self._cue_s = _first_timed(self._cues, float(_TEXT_TIME_BASE))
+            self._next_video, self._video_s = _next_timed(self._video, self._video_tick_s)
+            self._next_cue, self._cue_s = _next_timed(self._cues, _TEXT_TICK_S)
         self._audio: av.AudioStream | None = None
 
     def __enter__(self) -> CopyingMp4Writer:
@@ -327,38 +328,35 @@ class CopyingMp4Writer:
         packets and cues whose decode time in seconds is at or before its own."""
         if not packets:
             return
-        tick_s = float(packets[0].time_base)  # one Fraction per segment, not per packet
-        batch: list[av.Packet] = []
-        audio = self._audio
-        for packet in packets:
-            self._video_until(packet.dts * tick_s, batch)
-            packet.stream = audio
-            batch.append(packet)
+        tick_s = float(packets[0].time_base)  # one Fraction per segment, not one per packet
+        audio, mux = self._audio, self._out.mux_one
         with media_errors():
-            self._out.mux(batch)
+            for packet in packets:
+                self._video_until(packet.dts * tick_s, mux)
+                packet.stream = audio
+                mux(packet)
 
     def finish(self) -> None:
         """The video packets after the last audio packet, the index (moved to the front), and the
         file renamed to its name."""
-        batch: list[av.Packet] = []
-        self._video_until(float("inf"), batch)
         with media_errors():
-            self._out.mux(batch)
+            self._video_until(float("inf"), self._out.mux_one)
         self._file.commit()
         self._finished = True
 
-    def _video_until(self, time_s: float, batch: list[av.Packet]) -> None:
-        """Append to ``batch`` the video packets and cues up to ``time_s`` (decode time in
-        seconds), in the order of (time, video before cue)."""
+    def _video_until(self, time_s: float, mux: Callable[[av.Packet], None]) -> None:
+        """Mux the video packets and cues up to ``time_s`` (decode time in seconds), ordered by
+        time, a video packet before a cue at the same time. Each packet is muxed as soon as it is
+        demuxed: holding a segment's worth (~4 MB) before muxing it measured slower."""
         video, video_s, cue_s = self._next_video, self._video_s, self._cue_s
         while True:
             if cue_s < video_s:  # a cue at the same time as a video packet comes after it
                 if cue_s > time_s:
                     break
-                batch.append(self._next_cue)
-                self._next_cue, cue_s = _next_timed(self._cues, float(_TEXT_TIME_BASE))
+                mux(self._next_cue)
+                self._next_cue, cue_s = _next_timed(self._cues, _TEXT_TICK_S)
             elif video is not None and video_s <= time_s:
-                batch.append(video)
+                mux(video)
                 packet = next(self._video, None)
                 video = packet
                 video_s = packet.dts * self._video_tick_s if packet is not None else _NEVER
@@ -368,10 +366,6 @@ class CopyingMp4Writer:
 
 
 _NEVER = float("inf")
-
-
-def _first_timed(packets: Iterator[av.Packet], tick_s: float) -> tuple[Any, float]:
-    return _next_timed(packets, tick_s)
 
 
 def _next_timed(packets: Iterator[av.Packet], tick_s: float) -> tuple[Any, float]:
