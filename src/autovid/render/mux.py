@@ -42,6 +42,7 @@ _POLL_S = 0.1  # how often a waiting pipe looks at its stop flag
 _T = TypeVar("_T")
 _TEXT_TIME_BASE = Fraction(1, 1000)
 _TEXT_TICK_S = float(_TEXT_TIME_BASE)
+_NEVER = float("inf")  # the decode time of a stream's end: after every packet
 # Options for the decoders FFmpeg opens to describe each stream (options past the last stream are
 # ignored): none of their frames is decoded.
 _NO_DECODING = [{"skip_frame": "all"}] * 64
@@ -340,7 +341,7 @@ class CopyingMp4Writer:
         """The video packets after the last audio packet, the index (moved to the front), and the
         file renamed to its name."""
         with media_errors():
-            self._video_until(float("inf"), self._out.mux_one)
+            self._video_until(_NEVER, self._out.mux_one)
         self._file.commit()
         self._finished = True
 
@@ -363,9 +364,6 @@ class CopyingMp4Writer:
             else:
                 break
         self._next_video, self._video_s, self._cue_s = video, video_s, cue_s
-
-
-_NEVER = float("inf")
 
 
 def _next_timed(packets: Iterator[av.Packet], tick_s: float) -> tuple[Any, float]:
