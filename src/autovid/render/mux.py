@@ -41,6 +41,11 @@ _PACKETS_AHEAD = 2048
 _POLL_S = 0.1  # how often a waiting pipe looks at its stop flag
 _T = TypeVar("_T")
 _TEXT_TIME_BASE = Fraction(1, 1000)
+_TEXT_TICK_S = float(_TEXT_TIME_BASE)
+_NEVER = float("inf")  # the decode time of a stream's end: after every packet
+# Options for the decoders FFmpeg opens to describe each stream (options past the last stream are
+# ignored): none of their frames is decoded.
+_NO_DECODING = [{"skip_frame": "all"}] * 64
 # The mov_text encoder wants an ASS header to open; the MP4 stores only the text samples.
 _ASS_HEADER = (
     b"[Script Info]\r\nScriptType: v4.00+\r\nPlayResX: 384\r\nPlayResY: 288\r\n\r\n[V4+ Styles]\r\n"
@@ -128,9 +133,14 @@ class _Mp4File:
         self._containers.append(container)
         return container
 
-    def open_video(self, path: Path) -> tuple[av.container.InputContainer, av.VideoStream]:
+    def open_video(
+        self, path: Path, *, decoding: bool = True
+    ) -> tuple[av.container.InputContainer, av.VideoStream]:
+        """The input and its main video stream. ``decoding=False``: for copying packets only —
+        FFmpeg does not decode frames while it opens the file (so it leaves the stream's pixel
+        format unknown)."""
         with media_errors():
-            container = self.opened(av.open(str(path), metadata_errors="ignore"))
+            container = self.opened(_opened_input(path, decoding))
         return container, next(s for s in container.streams.video if s.index == _video_index(container))
 
     def commit(self) -> None:
@@ -146,6 +156,15 @@ class _Mp4File:
     def close(self) -> None:
         while self._containers:
             self._containers.pop().close()
+
+
+def _opened_input(path: Path, decoding: bool) -> av.container.InputContainer:
+    if not decoding:
+        try:
+            return av.open(str(path), metadata_errors="ignore", stream_options=_NO_DECODING)
+        except ValueError:  # a format whose streams appear only once it is read (FLV): decode
+            pass
+    return av.open(str(path), metadata_errors="ignore")
 
 
 @contextmanager
@@ -280,13 +299,18 @@ class CopyingMp4Writer:
         self._out = self._file.out
         self._finished = False
         with _discarded_on_error(self._file), media_errors():
-            video_in, in_video = self._file.open_video(video_path)
+            # The packets are copied, never decoded: opening without decoding frames to describe
+            # the stream (~13 ms of a 1080p template's ~17 ms open) leaves every field the muxer
+            # writes as it is.
+            video_in, in_video = self._file.open_video(video_path, decoding=False)
             out_video = self._out.add_stream_from_template(in_video)
-            self._video = _keyed(_copied_packets(video_in, in_video, out_video, scan), 0)
+            self._video = _copied_packets(video_in, in_video, out_video, scan)
+            self._video_tick_s = float(in_video.time_base)
+            self._cues: Iterator[av.Packet] = iter(())
             if text_track is not None:  # cues go in among the video packets, in time order
-                texts = text_packets(text_track, add_text_stream(self._out, text_track.language))
-                self._video = heapq.merge(self._video, _keyed(texts, 2))
-            self._next_video = next(self._video, None)
+                self._cues = text_packets(text_track, add_text_stream(self._out, text_track.language))
+            self._next_video, self._video_s = _next_timed(self._video, self._video_tick_s)
+            self._next_cue, self._cue_s = _next_timed(self._cues, _TEXT_TICK_S)
         self._audio: av.AudioStream | None = None
 
     def __enter__(self) -> CopyingMp4Writer:
@@ -301,24 +325,51 @@ class CopyingMp4Writer:
             self._audio = add_aac_stream(self._out, sample_rate, bitrate_bps)
 
     def write_aac(self, packets: list[av.Packet]) -> None:
+        """Mux one segment's AAC packets (one time base, in decode order), each after the video
+        packets and cues whose decode time in seconds is at or before its own."""
+        if not packets:
+            return
+        tick_s = float(packets[0].time_base)  # one Fraction per segment, not one per packet
+        audio, mux = self._audio, self._out.mux_one
         with media_errors():
             for packet in packets:
-                self._video_until(packet.dts * float(packet.time_base))
-                packet.stream = self._audio
-                self._out.mux(packet)
+                self._video_until(packet.dts * tick_s, mux)
+                packet.stream = audio
+                mux(packet)
 
     def finish(self) -> None:
         """The video packets after the last audio packet, the index (moved to the front), and the
         file renamed to its name."""
         with media_errors():
-            self._video_until(float("inf"))
+            self._video_until(_NEVER, self._out.mux_one)
         self._file.commit()
         self._finished = True
 
-    def _video_until(self, time_s: float) -> None:
-        while self._next_video is not None and self._next_video[0] <= time_s:
-            self._out.mux(self._next_video[2])
-            self._next_video = next(self._video, None)
+    def _video_until(self, time_s: float, mux: Callable[[av.Packet], None]) -> None:
+        """Mux the video packets and cues up to ``time_s`` (decode time in seconds), ordered by
+        time, a video packet before a cue at the same time. Each packet is muxed as soon as it is
+        demuxed: holding a segment's worth (~4 MB) before muxing it measured slower."""
+        video, video_s, cue_s = self._next_video, self._video_s, self._cue_s
+        while True:
+            if cue_s < video_s:  # a cue at the same time as a video packet comes after it
+                if cue_s > time_s:
+                    break
+                mux(self._next_cue)
+                self._next_cue, cue_s = _next_timed(self._cues, _TEXT_TICK_S)
+            elif video is not None and video_s <= time_s:
+                mux(video)
+                packet = next(self._video, None)
+                video = packet
+                video_s = packet.dts * self._video_tick_s if packet is not None else _NEVER
+            else:
+                break
+        self._next_video, self._video_s, self._cue_s = video, video_s, cue_s
+
+
+def _next_timed(packets: Iterator[av.Packet], tick_s: float) -> tuple[Any, float]:
+    """The next packet and its decode time in seconds (None and infinity at the end)."""
+    packet = next(packets, None)
+    return (packet, packet.dts * tick_s) if packet is not None else (None, _NEVER)
 
 
 class _Failure:

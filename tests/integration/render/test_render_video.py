@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import itertools
 import struct
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 import pytest
 
+from autovid import samples
+from autovid.render.aac import write_aac_track
+from autovid.render.media import VideoScan, scan_video
+from autovid.render.mux import CopyingMp4Writer, TextTrack, add_aac_stream, add_text_stream, text_packets
 from tests.integration.render.conftest import (
     SR,
     Media,
@@ -225,3 +230,82 @@ def test_rendering_twice_gives_identical_files(media: Media, renderer: Renderer)
     first = renderer(spec).output_path.read_bytes()
     second = renderer(spec).output_path.read_bytes()
     assert first == second
+
+
+class _RecordedAac:
+    """An ``AacSink`` that keeps each segment's packets as plain values, to be muxed twice."""
+
+    def __init__(self) -> None:
+        self.segments: list[list[tuple[bytes, int, int, int, bool]]] = []
+        self.stream_args: tuple[int, int] = (0, 0)
+
+    def add_aac_stream(self, sample_rate: int, bitrate_bps: int) -> None:
+        self.stream_args = (sample_rate, bitrate_bps)
+
+    def write_aac(self, packets: list[av.Packet]) -> None:
+        self.segments.append([(bytes(p), p.pts, p.dts, p.duration, p.is_keyframe) for p in packets])
+
+    def packets(self) -> list[list[av.Packet]]:
+        made = []
+        for segment in self.segments:
+            made.append([])
+            for data, pts, dts, duration, key in segment:
+                packet = av.Packet(data)
+                packet.pts, packet.dts, packet.duration = pts, dts, duration
+                packet.time_base, packet.is_keyframe = Fraction(1, self.stream_args[0]), key
+                made[-1].append(packet)
+        return made
+
+
+def _decode_time_order(
+    source: Path, scan: VideoScan, aac: _RecordedAac, track: TextTrack, path: Path
+) -> None:
+    """The MP4 of the same packets as the fast path's, muxed one at a time sorted by exact decode
+    time, a video packet before a cue before an AAC packet at the same time."""
+    with av.open(str(source)) as video_in, av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
+        in_video = video_in.streams.video[0]
+        video = out.add_stream_from_template(in_video)
+        texts = list(text_packets(track, add_text_stream(out, track.language)))
+        audio = add_aac_stream(out, *aac.stream_args)
+        timed = []
+        for packet in (p for p in video_in.demux(in_video) if p.size):
+            packet.pts, packet.dts, packet.stream = (
+                packet.pts - scan.start_pts,
+                packet.dts - scan.start_pts,
+                video,
+            )
+            timed.append((packet.dts * packet.time_base, 0, len(timed), packet))
+        timed += [(p.dts * p.time_base, 1, len(timed) + i, p) for i, p in enumerate(texts)]
+        for packet in itertools.chain.from_iterable(aac.packets()):
+            packet.stream = audio
+            timed.append((packet.dts * packet.time_base, 2, len(timed), packet))
+        for *_, packet in sorted(timed, key=lambda item: item[:3]):
+            out.mux(packet)
+
+
+def test_fast_path_writes_the_packets_in_decode_time_order(media: Media, tmp_path: Path) -> None:
+    """The fast path's MP4 is byte for byte the one of its packets muxed one at a time in decode
+    time order (video, cue, AAC at equal times — where a video frame, an AAC frame and a cue start
+    together, 1.6 s, the muxer itself orders them by exact time): its merge of video, cues and
+    each segment's AAC puts every packet where that order does. B-frames make decode times differ
+    from presentation times. The video is longer than the 10 s the muxer would hold packets to
+    interleave them itself, so a writer that feeds them out of order writes another file."""
+    source = media.video("bframes_12s.mp4", duration_s=12.0, width=64, height=48, bframes=2)
+    scan = scan_video(source)
+    track = TextTrack("eng", [(0.0, 0.4, "first"), (1.6, 2.0, "on a frame"), (11.0, 11.9, "last")])
+    aac = _RecordedAac()
+    tone = samples.tone(12.0, sample_rate=SR)
+    write_aac_track([tone], aac, sample_rate=SR, segment_samples=1024 * 100)
+    assert len(aac.segments) > 2  # several segments, each muxed when it arrives
+    with CopyingMp4Writer(
+        video_path=source, scan=scan, output_path=tmp_path / "fast.mp4", text_track=track
+    ) as w:
+        w.add_aac_stream(*aac.stream_args)
+        for segment in aac.packets():
+            w.write_aac(segment)
+        w.finish()
+    _decode_time_order(source, scan, aac, track, tmp_path / "sorted.mp4")
+    assert (tmp_path / "fast.mp4").read_bytes() == (tmp_path / "sorted.mp4").read_bytes()
+    with av.open(str(tmp_path / "fast.mp4")) as container:
+        kinds = [p.stream.type for p in sorted(container.demux(), key=lambda p: p.pos or 0) if p.size]
+    assert {"video", "audio", "subtitle"} <= set(kinds)
