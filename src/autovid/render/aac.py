@@ -13,6 +13,7 @@ with a single encoder's). Memory stays at a few segments whatever the length.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import struct
 from collections import deque
@@ -28,7 +29,7 @@ import av
 import numpy as np
 
 from autovid.errors import MediaError
-from autovid.render.loudness import TruePeak
+from autovid.render.loudness import StretchedLoudness, StretchEnergy, TruePeak, cell_samples, stretch_energy
 from autovid.render.media import describe_ffmpeg_error
 
 DEFAULT_AUDIO_BITRATE_BPS = 192_000
@@ -154,6 +155,7 @@ def write_aac_track(
     expected_samples: int | None = None,
     segment_samples: int | None = None,
     true_peak: TruePeak | None = None,
+    loudness: StretchedLoudness | None = None,
     cache: SegmentStore | None = None,
 ) -> int:
     """Encode float32 stereo ``blocks`` to AAC into ``output`` (an .m4a file at a path, or a
@@ -164,8 +166,10 @@ def write_aac_track(
     samples produced so far. ``expected_samples`` (the mix's length, when known) sizes the
     segments; ``segment_samples`` sets their length outright. ``true_peak``, when given, takes
     the true peak of the AAC as a player decodes it (each segment's packets decoded on its
-    worker): the codec's overshoot is in it. A segment whose encoder input is in ``cache``
-    (encoded by an earlier render) is taken from it, its true peak with it, not encoded again."""
+    worker): the codec's overshoot is in it. ``loudness``, when given, takes the mix's loudness,
+    each segment's stretch measured on its worker. A segment whose encoder input is in ``cache``
+    (encoded by an earlier render) is taken from it, its true peak and loudness with it, not
+    encoded or measured again."""
     bitrate = bitrate_bps or DEFAULT_AUDIO_BITRATE_BPS
     workers = workers or encoder_workers()
     cutter = _cutter(expected_samples, segment_samples)
@@ -181,7 +185,8 @@ def write_aac_track(
             sink.add_aac_stream(sample_rate, bitrate)
 
             def submit(segment: _Segment) -> None:
-                pending.append(pool.submit(_encode_segment, segment, sample_rate, bitrate, true_peak, cache))
+                measures = _Measures(true_peak, loudness)
+                pending.append(pool.submit(_encode_segment, segment, sample_rate, bitrate, measures, cache))
                 while len(pending) > workers:  # bounded: a few segments in memory at most
                     sink.write_aac(pending.popleft().result())
 
@@ -212,30 +217,56 @@ def _cutter(expected_samples: int | None, segment_samples: int | None) -> _Cutte
     return _Cutter([], segment_samples)
 
 
+@dataclass(frozen=True)
+class _Measures:
+    """What the segments' workers measure for the whole render (None: not asked for)."""
+
+    true_peak: TruePeak | None = None
+    loudness: StretchedLoudness | None = None
+
+
 def _encode_segment(
     segment: _Segment,
     sample_rate: int,
     bitrate_bps: int,
-    true_peak: TruePeak | None = None,
+    measures: _Measures | None = None,
     cache: SegmentStore | None = None,
 ) -> list[av.Packet]:
-    """The segment's kept packets, from ``cache`` when it holds them; its true peak added to
-    ``true_peak``. The peak is the segment's own (its frames near its own loudest decoded), so a
-    cached segment brings the figure a fresh encode would measure."""
+    """The segment's kept packets, from ``cache`` when it holds them; its true peak and its
+    loudness added to ``measures``. Both are the segment's own (its frames near its own loudest
+    decoded; the mix's energy over the stretch its packets play), so a cached segment brings the
+    figures a fresh encode would measure."""
+    measures = measures or _Measures()
     samples = _dithered(segment.samples, segment.first)
     key = segment_key(samples, segment, sample_rate, bitrate_bps) if cache is not None else None
     cached = unpack_packets(cache.get(key), segment.first, sample_rate) if cache and key else None
+    energy = None
     if cached is not None:
-        packets, peak = cached
+        packets, peak = cached.packets, cached.true_peak
+        if cached.grid_phase == _grid_phase(segment, sample_rate):
+            energy = StretchEnergy(*_kept_stretch(segment), cached.cells)
     else:
         encoder, packets, kept = _encoded(samples, segment, sample_rate, bitrate_bps)
-        peak = _own_true_peak(encoder, segment, packets, kept) if true_peak or key else 0.0
+        peak = _own_true_peak(encoder, segment, packets, kept) if measures.true_peak or key else 0.0
         packets = kept
-        if cache is not None and key is not None:
-            cache.put(key, pack_packets(packets, segment.first, peak))
-    if true_peak is not None:
-        true_peak.include(peak)
+    if energy is None and (measures.loudness or (key and cached is None)):
+        energy = stretch_energy(segment.samples, segment.first, *_kept_stretch(segment), sample_rate)
+    if cache is not None and key is not None and cached is None and energy is not None:
+        cache.put(
+            key, pack_packets(packets, segment.first, peak, _grid_phase(segment, sample_rate), energy.cells)
+        )
+    if measures.true_peak is not None:
+        measures.true_peak.include(peak)
+    if measures.loudness is not None and energy is not None:
+        measures.loudness.include(energy)
     return packets
+
+
+def _kept_stretch(segment: _Segment) -> tuple[int, int]:
+    """The mix's samples the segment's kept packets play: its own, without pre- and post-roll."""
+    start = segment.first if segment.keep_from is None else segment.keep_from
+    stop = segment.first + segment.samples.shape[1] if segment.keep_until is None else segment.keep_until
+    return start, stop
 
 
 def _encoded(
@@ -331,9 +362,15 @@ def _frame_peaks(samples: np.ndarray) -> np.ndarray:
 # samples rather than on a description of the plan cannot go stale when the mixer learns
 # something new. Positions inside the key are relative to the segment's first sample, so the same
 # window content hits wherever the schedule puts it.
-_KEY_VERSION = 2
-_PACKED_MAGIC = b"AVSEG2\n"
-_PACKED_COUNTS = struct.Struct("<Id")  # packets, the segment's true peak (linear)
+#
+# The segment's loudness (the mix's K-weighted energy per 5 ms over its kept stretch) is of the
+# samples before dither, at their place on the 5 ms grid; the key fixes the dithered samples. So
+# the stored energies hold for a hit whose first sample has the same phase in both the grid and
+# the dither table (``_grid_phase``); a hit elsewhere takes the packets and measures the stretch.
+_KEY_VERSION = 3
+_PACKED_MAGIC = b"AVSEG3\n"
+# packets, the segment's true peak (linear), the grid phase of its energies and their count
+_PACKED_COUNTS = struct.Struct("<IdII")
 _PACKET_HEADER = struct.Struct("<qqqIB")  # pts, dts (relative to the first sample), duration, size, key
 
 
@@ -349,8 +386,23 @@ def segment_key(samples: np.ndarray, segment: _Segment, sample_rate: int, bitrat
     return digest.hexdigest()
 
 
-def pack_packets(packets: list[av.Packet], first: int, true_peak: float) -> bytes:
-    parts = [_PACKED_MAGIC, _PACKED_COUNTS.pack(len(packets), true_peak)]
+@dataclass(frozen=True)
+class CachedSegment:
+    packets: list[av.Packet]
+    true_peak: float  # linear
+    grid_phase: int  # where the segment's first sample falls on the grid of ``cells``
+    cells: np.ndarray  # the kept stretch's energy per 5 ms (``StretchEnergy.cells``)
+
+
+def _grid_phase(segment: _Segment, sample_rate: int) -> int:
+    return segment.first % math.lcm(_DITHER_SAMPLES, cell_samples(sample_rate))
+
+
+def pack_packets(
+    packets: list[av.Packet], first: int, true_peak: float, grid_phase: int, cells: np.ndarray
+) -> bytes:
+    energies = np.ascontiguousarray(cells, dtype="<f8").tobytes()
+    parts = [_PACKED_MAGIC, _PACKED_COUNTS.pack(len(packets), true_peak, grid_phase, cells.size), energies]
     for packet in packets:
         data = bytes(packet)
         parts.append(
@@ -362,15 +414,19 @@ def pack_packets(packets: list[av.Packet], first: int, true_peak: float) -> byte
     return b"".join(parts)
 
 
-def unpack_packets(data: bytes | None, first: int, sample_rate: int) -> tuple[list[av.Packet], float] | None:
-    """The packets and true peak of ``pack_packets``, the packets at their place again; None when
-    ``data`` is not a whole entry (then the segment is encoded as if it had never been cached)."""
+def unpack_packets(data: bytes | None, first: int, sample_rate: int) -> CachedSegment | None:
+    """What ``pack_packets`` packed, the packets at their place again; None when ``data`` is not
+    a whole entry (then the segment is encoded as if it had never been cached)."""
     if data is None or not data.startswith(_PACKED_MAGIC):
         return None
     view, offset = memoryview(data), len(_PACKED_MAGIC) + _PACKED_COUNTS.size
     if len(data) < offset:
         return None
-    count, true_peak = _PACKED_COUNTS.unpack_from(data, len(_PACKED_MAGIC))
+    count, true_peak, grid_phase, cell_count = _PACKED_COUNTS.unpack_from(data, len(_PACKED_MAGIC))
+    if offset + 8 * cell_count > len(data):
+        return None
+    cells = np.frombuffer(data, dtype="<f8", count=cell_count, offset=offset).astype(np.float64)
+    offset += 8 * cell_count
     time_base = Fraction(1, sample_rate)
     packets = []
     for _ in range(count):
@@ -390,7 +446,7 @@ def unpack_packets(data: bytes | None, first: int, sample_rate: int) -> tuple[li
         )
         packet.is_keyframe = bool(key)
         packets.append(packet)
-    return (packets, true_peak) if offset == len(data) else None
+    return CachedSegment(packets, true_peak, grid_phase, cells) if offset == len(data) else None
 
 
 def _dithered(samples: np.ndarray, first: int) -> np.ndarray:

@@ -7,7 +7,9 @@ computes the integrated loudness (400 ms blocks with 75 % overlap, the -70 LUFS 
 gate, 10th to 95th percentile) and, from the samples, the true peak (4x oversampled). With
 ``profile`` it also keeps each 5 ms's sample peak: enough to predict what a gain followed by the
 limiter does to the loudness, so one measuring pass finds the gain that reaches a target.
-``TruePeak`` takes the true peak of separate stretches (the AAC segments as decoded).
+``TruePeak`` takes the true peak of separate stretches (the AAC segments as decoded), and
+``StretchedLoudness`` the integrated loudness and range of a mix measured in separate stretches
+(the AAC segments, each on its encoder's thread; a segment taken from the cache brings its own).
 
 The K-weighting (the two biquads of BS.1770) runs in FFmpeg's ``biquad`` filter at double
 precision: a recursive filter cannot be vectorised in numpy, and in C it costs ~1 ms per block.
@@ -136,31 +138,15 @@ class LoudnessMeter:
     def result(self) -> Loudness:
         if self._true_peak:
             self._add_peak(np.zeros((self._tail.shape[0], _TRUE_PEAK_HALF_TAPS), dtype=np.float32))
-        steps = self._steps(np.concatenate(self._energies) if self._energies else np.zeros(0))
-        short_term = _window_means(steps, _SHORT_TERM_STEPS) / self._step
+        energies = np.concatenate(self._energies) if self._energies else np.zeros(0)
+        integrated, lra = _gated_figures(energies, self._step)
         peak = None if self._peak <= 0 else 20 * math.log10(self._peak)
-        return Loudness(
-            integrated_lufs=self._integrated(steps),
-            loudness_range=loudness_range(short_term),
-            true_peak_dbtp=peak if self._true_peak else None,
-        )
+        return Loudness(integrated, lra, peak if self._true_peak else None)
 
     def _k_weighted(self, block: np.ndarray) -> np.ndarray:
-        frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(block, dtype=np.float32), format="fltp", layout=self._layout
-        )
-        frame.sample_rate, frame.pts = self.sample_rate, self._pts
+        weighted = _filtered(self._graph, block, self._pts, self.sample_rate, self._layout)
         self._pts += block.shape[1]
-        self._graph.push(frame)
-        out = []
-        while True:
-            try:
-                out.append(self._graph.pull().to_ndarray())
-            except (av.BlockingIOError, av.EOFError):
-                break
-        if not out:  # the filter has no delay: it returns every block it is given
-            raise RuntimeError("the K-weighting filter returned no samples")
-        return np.concatenate(out, axis=1) if len(out) > 1 else out[0]
+        return weighted
 
     def gain_for(self, target_lufs: float, *, ceiling_dbfs: float, max_gain_db: float) -> float:
         """The gain (dB, at most ``max_gain_db``) after which the limiter at ``ceiling_dbfs``
@@ -180,9 +166,7 @@ class LoudnessMeter:
         return gain_db
 
     def _steps(self, energies: np.ndarray) -> np.ndarray:
-        """Energy per 100 ms from the energies per 5 ms."""
-        whole = energies.size // FINE_STEPS * FINE_STEPS
-        return energies[:whole].reshape(-1, FINE_STEPS).sum(axis=1)
+        return _steps(energies)
 
     def _integrated(self, steps: np.ndarray) -> float | None:
         return integrated_lufs(_window_means(steps, _BLOCK_STEPS) / self._step)
@@ -206,6 +190,67 @@ class LoudnessMeter:
         signal = np.concatenate([self._tail, block], axis=1)
         self._peak = _interval_peak(signal, self._peak, self._taps)
         self._tail = signal[:, max(half - 1, signal.shape[1] - half) - half + 1 :]
+
+
+@dataclass(frozen=True)
+class StretchEnergy:
+    """The K-weighted energy of the mix's samples ``start`` to ``stop`` (absolute), summed per
+    5 ms cell of the mix's grid: one value per cell the stretch touches, the first and the last
+    partial where the stretch starts or ends between cells (the neighbours bring the rest)."""
+
+    start: int
+    stop: int
+    cells: np.ndarray  # float64
+
+
+def stretch_energy(samples: np.ndarray, first: int, start: int, stop: int, sample_rate: int) -> StretchEnergy:
+    """The energy of ``start`` to ``stop`` of ``samples`` (whose first sample is the mix's
+    ``first``), K-weighted from ``samples[:, 0]``. The filter starts from silence there, not from
+    the state the whole mix would leave it in; the difference decays within a few ms (its slowest
+    pole, of the 38 Hz high-pass, shrinks 200-fold per 1000 samples), so a stretch begun a few
+    thousand samples early measures what the whole mix's meter does."""
+    if sample_rate != 48_000:
+        raise ValueError("the K-weighting coefficients are those of 48 kHz")
+    layout = "stereo" if samples.shape[0] == 2 else "mono"
+    fine = cell_samples(sample_rate)
+    if stop <= start:
+        return StretchEnergy(start, start, np.zeros(0))
+    graph = _k_weighting_graph(sample_rate, layout)
+    weighted = _filtered(graph, samples[:, : stop - first], first, sample_rate, layout)
+    energy = np.einsum("cn,cn->n", weighted, weighted)[start - first :]  # as LoudnessMeter's
+    lead = start % fine
+    padded = np.zeros(-(-(lead + energy.size) // fine) * fine)
+    padded[lead : lead + energy.size] = energy
+    return StretchEnergy(start, stop, padded.reshape(-1, fine).sum(axis=1))
+
+
+class StretchedLoudness:
+    """The integrated loudness and loudness range of a mix whose stretches (which tile it) are
+    measured separately (``stretch_energy``) and added here in any order, from any thread: the
+    same figures as a ``LoudnessMeter`` fed the whole mix."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self._step = round(STEP_S * sample_rate)
+        self._fine = cell_samples(sample_rate)
+        self._lock = threading.Lock()
+        self._stretches: list[StretchEnergy] = []
+
+    def include(self, stretch: StretchEnergy) -> None:
+        with self._lock:
+            self._stretches.append(stretch)
+
+    def result(self) -> Loudness:
+        """Added in the mix's order, whatever order the stretches came in: a figure does not
+        depend on which thread finished first."""
+        with self._lock:
+            stretches = sorted(self._stretches, key=lambda s: s.start)
+        stop = max((s.stop for s in stretches), default=0)
+        cells = np.zeros(-(-stop // self._fine))
+        for stretch in stretches:
+            at = stretch.start // self._fine
+            cells[at : at + stretch.cells.size] += stretch.cells
+        integrated, lra = _gated_figures(cells[: stop // self._fine], self._step)  # whole cells only
+        return Loudness(integrated, lra, None)
 
 
 class TruePeak:
@@ -263,6 +308,42 @@ def _limited(peaks: np.ndarray, gain_db: float, ceiling_dbfs: float) -> np.ndarr
     padded = np.concatenate([np.ones(5), needed, np.ones(1)])
     held = np.min(np.lib.stride_tricks.sliding_window_view(padded, 7), axis=1)
     return (gain * held) ** 2
+
+
+def cell_samples(sample_rate: int) -> int:
+    """The samples per 5 ms: the grid (from the mix's first sample) the energies are kept on."""
+    return round(STEP_S * sample_rate) // FINE_STEPS
+
+
+def _steps(energies: np.ndarray) -> np.ndarray:
+    """Energy per 100 ms from the energies per 5 ms."""
+    whole = energies.size // FINE_STEPS * FINE_STEPS
+    return energies[:whole].reshape(-1, FINE_STEPS).sum(axis=1)
+
+
+def _gated_figures(energies: np.ndarray, step: int) -> tuple[float | None, float | None]:
+    """Integrated loudness and loudness range from the energies per 5 ms."""
+    steps = _steps(energies)
+    integrated = integrated_lufs(_window_means(steps, _BLOCK_STEPS) / step)
+    return integrated, loudness_range(_window_means(steps, _SHORT_TERM_STEPS) / step)
+
+
+def _filtered(graph: Graph, block: np.ndarray, pts: int, sample_rate: int, layout: str) -> np.ndarray:
+    """``block`` through the K-weighting ``graph`` (whose state carries on from the last block)."""
+    frame = av.AudioFrame.from_ndarray(
+        np.ascontiguousarray(block, dtype=np.float32), format="fltp", layout=layout
+    )
+    frame.sample_rate, frame.pts = sample_rate, pts
+    graph.push(frame)
+    out = []
+    while True:
+        try:
+            out.append(graph.pull().to_ndarray())
+        except (av.BlockingIOError, av.EOFError):
+            break
+    if not out:  # the filter has no delay: it returns every block it is given
+        raise RuntimeError("the K-weighting filter returned no samples")
+    return np.concatenate(out, axis=1) if len(out) > 1 else out[0]
 
 
 def _k_weighting_graph(sample_rate: int, layout: str) -> Graph:

@@ -28,7 +28,13 @@ from autovid.ports import SpeechRequest
 from autovid.render.aac import SegmentStore, write_aac_track
 from autovid.render.captioning import Captions, caption_asset_ids, captioned_tts, make_captions
 from autovid.render.limits import RenderLimits
-from autovid.render.loudness import LoudnessMeter, TruePeak, limiting_warning, normalising_gain
+from autovid.render.loudness import (
+    LoudnessMeter,
+    StretchedLoudness,
+    TruePeak,
+    limiting_warning,
+    normalising_gain,
+)
 from autovid.render.media import (
     SAMPLE_RATE,
     AudioReader,
@@ -384,16 +390,17 @@ def _mix_to_aac(
     mixer = Mixer(
         plan, opener, checkpoint=check, gain=10 ** (gain_db / 20), ceiling_dbfs=true_peak - AAC_HEADROOM_DB
     )
-    final = LoudnessMeter(plan.sample_rate, true_peak=False)
+    final = StretchedLoudness(plan.sample_rate)  # each segment's on its worker, or from the cache
     peak = TruePeak()  # of the AAC as decoded: the codec's overshoot included
     write_aac_track(
-        final.metered(mixer.blocks()),
+        mixer.blocks(),
         audio,
         sample_rate=plan.sample_rate,
         bitrate_bps=spec.output.encoding.audio_bitrate_bps(),
         expected_samples=plan.total_samples,
         on_block=lambda produced: encoding(produced / total),
         true_peak=peak,
+        loudness=final,
         cache=reuse.segments,
     )
     target = None if loudness is None else loudness.target_lufs

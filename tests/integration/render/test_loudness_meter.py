@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from autovid import samples
-from autovid.render.aac import write_aac_track
-from autovid.render.loudness import LoudnessMeter, TruePeak
+from autovid.render.aac import FRAME_SAMPLES, PREROLL_SAMPLES, write_aac_track
+from autovid.render.loudness import LoudnessMeter, StretchedLoudness, TruePeak, stretch_energy
 
 from .conftest import SR, decode_audio, ffmpeg_loudness
 
@@ -129,3 +129,47 @@ def test_metering_beside_the_producer_measures_the_same() -> None:
     assert beside.gain_for(-14, ceiling_dbfs=-2, max_gain_db=20) == inline.gain_for(
         -14, ceiling_dbfs=-2, max_gain_db=20
     )
+
+
+def _whole_mix(signal: np.ndarray) -> tuple[float | None, float | None]:
+    meter = LoudnessMeter(SR, true_peak=False)
+    for start in range(0, signal.shape[1], 32_768):
+        meter.add(signal[:, start : start + 32_768])
+    measured = meter.result()
+    return measured.integrated_lufs, measured.loudness_range
+
+
+@pytest.mark.parametrize("frames", [3, 48, 352])
+def test_stretches_measure_what_the_whole_mix_meter_does(frames: int) -> None:
+    """The mix cut like the AAC segments (on the 1024-sample grid, so across 5 ms cells), each
+    stretch K-weighted from its pre-roll on, added in a shuffled order: the whole mix's figures."""
+    signal = np.concatenate([_varying_music(), _speech_and_pauses()[:, : 3 * SR + 123]], axis=1)
+    length, total = frames * FRAME_SAMPLES, signal.shape[1]
+    stretches = []
+    for start in range(0, total, length):
+        first, stop = max(0, start - PREROLL_SAMPLES), min(total, start + length)
+        stretches.append(stretch_energy(signal[:, first:stop], first, start, stop, SR))
+    loudness = StretchedLoudness(SR)
+    for index in np.random.default_rng(frames).permutation(len(stretches)):
+        loudness.include(stretches[index])
+    measured = loudness.result()
+    integrated, lra = _whole_mix(signal)
+    assert integrated is not None and lra is not None and lra > 10.0
+    assert measured.integrated_lufs == pytest.approx(integrated, abs=0.01)
+    assert measured.loudness_range == pytest.approx(lra, abs=0.01)
+
+
+def test_the_aac_encoders_measure_the_mix_they_are_given(tmp_path: Path) -> None:
+    """Measured on the segments' workers, the figures are the whole-mix meter's and FFmpeg's."""
+    signal = _varying_music()
+    loudness = StretchedLoudness(SR)
+    blocks = (signal[:, i : i + 32_768] for i in range(0, signal.shape[1], 32_768))
+    write_aac_track(
+        blocks, tmp_path / "a.m4a", sample_rate=SR, expected_samples=signal.shape[1], loudness=loudness
+    )
+    measured, (integrated, lra) = loudness.result(), _whole_mix(signal)
+    assert measured.integrated_lufs == pytest.approx(integrated, abs=0.01)
+    assert measured.loudness_range == pytest.approx(lra, abs=0.01)
+    reference = ffmpeg_loudness(signal)
+    assert measured.integrated_lufs == pytest.approx(reference.integrated_lufs, abs=0.2)
+    assert measured.loudness_range == pytest.approx(reference.loudness_range, abs=0.2)

@@ -16,6 +16,7 @@ import pytest
 from autovid import samples
 from autovid.adapters.local.segment_cache import DiskSegmentCache
 from autovid.render.aac import FRAME_SAMPLES, write_aac_track
+from autovid.render.loudness import StretchedLoudness
 from autovid.render.media import AudioReader, DecodedAudio, DecodedSources
 from autovid.render.pipeline import Reuse
 from tests.integration.render.conftest import Media, Renderer, audio_event, make_spec, tts_event
@@ -101,9 +102,12 @@ def test_a_row_with_a_warm_cache_is_packet_identical_to_the_row_alone(
     assert packets(again) == packets(alone)
 
 
-def test_a_cached_segment_brings_its_true_peak(media: Media, renderer: Renderer, tmp_path: Path) -> None:
-    """The report's true peak is of the AAC as decoded; a segment taken from the cache is not
-    decoded again, so its peak comes with it: the warm render reports what a fresh one does."""
+def test_a_cached_segment_brings_its_true_peak_and_loudness(
+    media: Media, renderer: Renderer, tmp_path: Path
+) -> None:
+    """The report's true peak is of the AAC as decoded, its loudness of the mix per segment; a
+    segment taken from the cache is neither decoded nor measured again, so its peak and its
+    energies come with it: the warm render reports what a fresh one does."""
     spec = row_spec(media)
     renderer.speech.duration_s = 0.4
     fresh = renderer(spec).audio
@@ -112,7 +116,8 @@ def test_a_cached_segment_brings_its_true_peak(media: Media, renderer: Renderer,
     warm = renderer(spec, reuse=Reuse(segments=cache)).audio
     assert cache.hits == 4
     assert fresh.true_peak_dbtp is not None and fresh.true_peak_dbtp > -30
-    assert warm == cold == fresh
+    assert fresh.integrated_lufs is not None and fresh.loudness_range is not None
+    assert warm == cold == fresh  # true peak, integrated loudness and loudness range alike
 
 
 @pytest.mark.parametrize(
@@ -202,3 +207,32 @@ def test_the_re_encoding_path_reuses_segments_too(media: Media, renderer: Render
     warm = rendered(renderer, spec, cache, "warm.mp4")
     assert cache.hits == 4
     assert [p for p in packets(warm) if p[0] == "audio"] == [p for p in packets(alone) if p[0] == "audio"]
+
+
+def test_a_hit_elsewhere_on_the_5_ms_grid_measures_its_stretch_again(tmp_path: Path) -> None:
+    """The same mix a dither period (65,536 samples) later: its segments hit the cache (the same
+    dithered samples) but sit 16 samples further along the 5 ms grid, so their stored energies do
+    not apply; the figures are those of the shifted mix rendered with no cache."""
+    music = np.tile(samples.music_loop(2.5, seed=6), (1, 3))
+    shifted = np.concatenate([np.zeros((2, 1 << 16), np.float32), music], axis=1)
+    cache = CountingCache(tmp_path / "cache")
+
+    def measured(signal: np.ndarray, store: DiskSegmentCache | None, name: str) -> Any:
+        loudness = StretchedLoudness(48_000)
+        blocks = (signal[:, i : i + 32_768] for i in range(0, signal.shape[1], 32_768))
+        write_aac_track(
+            blocks,
+            tmp_path / name,
+            sample_rate=48_000,
+            segment_samples=1 << 16,
+            loudness=loudness,
+            cache=store,
+        )
+        return loudness.result()
+
+    measured(music, cache, "a.m4a")
+    cache.hits = 0
+    warm = measured(shifted, cache, "b.m4a")
+    assert cache.hits >= 2
+    assert warm == measured(shifted, None, "c.m4a")
+    assert warm.integrated_lufs is not None
