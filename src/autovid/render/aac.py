@@ -176,11 +176,7 @@ def write_aac_track(
     pending: deque[Future[list[av.Packet]]] = deque()
     try:
         with ExitStack() as stack:
-            if isinstance(output, Path):
-                sink: AacSink = M4aFile(output)
-                stack.callback(sink.close)
-            else:
-                sink = output
+            sink = _opened_sink(output, stack)
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aac"))
             sink.add_aac_stream(sample_rate, bitrate)
 
@@ -207,6 +203,14 @@ def write_aac_track(
     except av.FFmpegError as exc:
         raise MediaError(f"AAC encoding failed: {describe_ffmpeg_error(exc)}") from None
     return cutter.produced
+
+
+def _opened_sink(output: Path | AacSink, stack: ExitStack) -> AacSink:
+    if not isinstance(output, Path):
+        return output
+    file = M4aFile(output)
+    stack.callback(file.close)
+    return file
 
 
 def _cutter(expected_samples: int | None, segment_samples: int | None) -> _Cutter:

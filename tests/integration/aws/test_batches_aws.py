@@ -92,9 +92,12 @@ def test_two_processors_finish_one_batch_and_the_counters_end_exact(
 
     stop = threading.Event()
     handled: dict[str, int] = {}
+    every_delivery = threading.Semaphore(0)  # released once per message a worker handled
 
     def work(name: str, container: Container) -> None:
-        handled[name] = run_worker(container, stop, wait_s=0.2)
+        handled[name] = run_worker(
+            container, stop, wait_s=0.2, on_outcome=lambda *_: every_delivery.release()
+        )
 
     workers = [threading.Thread(target=work, args=(n, c)) for n, c in (("a", first), ("b", second))]
     for worker in workers:
@@ -105,7 +108,8 @@ def test_two_processors_finish_one_batch_and_the_counters_end_exact(
         assert counts.submitted + counts.processing + counts.ended == ROWS
         assert time.monotonic() < deadline, counts
         time.sleep(0.1)
-    time.sleep(1.0)  # let the duplicate deliveries be handled too
+    for _ in range(2 * ROWS):  # the duplicate deliveries are handled too
+        assert every_delivery.acquire(timeout=max(0.1, deadline - time.monotonic())), "deliveries left"
     stop.set()
     for worker in workers:
         worker.join(timeout=30)
