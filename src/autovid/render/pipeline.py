@@ -372,12 +372,12 @@ def _mix_to_aac(
     gain_db, warnings = 0.0, list[RenderWarning]()
     true_peak = DEFAULT_TRUE_PEAK_DBTP if loudness is None else loudness.truePeak
     if loudness is None:
-        opener = _source_opener(inputs, plan, decoded=reuse.decoded)
+        opener = _source_opener(inputs, plan, reuse=reuse)
     else:  # both passes read every source decoded once; the measuring pass, as it is decoded
         halt = threading.Event()  # a failed or cancelled pass stops the decoding at once
         with ThreadPoolExecutor(max_workers=_DECODE_AHEAD_WORKERS, thread_name_prefix="decode") as ahead:
             try:
-                opener = _source_opener(inputs, plan, passes=2, decoded=reuse.decoded, ahead=ahead, halt=halt)
+                opener = _source_opener(inputs, plan, passes=2, reuse=reuse, ahead=ahead, halt=halt)
                 measuring = _reporter_slice(on_fraction, 0.0, _MEASURING_SHARE)
                 profile = _profile(plan, opener, check, measuring)
             finally:
@@ -716,20 +716,23 @@ def _source_opener(
     plan: Plan,
     *,
     passes: int = 1,
-    decoded: DecodedSources | None = None,
+    reuse: Reuse | None = None,
     ahead: ThreadPoolExecutor | None = None,
     halt: threading.Event | None = None,
 ) -> Callable[[Source], SampleSource]:
     """Opens each clip's source: streamed from its file, or, for a source played more than once
     (a looped track, or any source when the plan is mixed twice to measure its loudness) and short
     enough, decoded once and then read from memory — a repetition no longer costs a decode (and a
-    resample). With ``decoded`` (kept across renders) every audio asset short enough is read
-    through it: a batch decodes its music bed and its effects once, not once per row. With
-    ``ahead``, the sources kept in memory are decoded on its threads from the start, as far as
-    the plan plays them (or until ``halt`` is set), while the mixer reads what is decoded so far."""
+    resample). With ``reuse.decoded`` (kept across renders) every audio asset short enough is
+    read through it, keyed by the digest ``reuse.probes`` already knows: a batch decodes its music
+    bed and its effects once, not once per row. With ``ahead``, the sources kept in memory are
+    decoded on its threads from the start, as far as the plan plays them (or until ``halt`` is
+    set), while the mixer reads what is decoded so far."""
     plays = Counter(clip.source for clip in plan.clips for _ in range(passes))  # in order of first play
     shared: dict[Source, DecodedAudio | Future[DecodedAudio] | None] = {}  # None: decoded at first play
     budget = MAX_DECODED_BYTES
+    decoded = reuse.decoded if reuse else None
+    digest = reuse.probes.digest if reuse and reuse.probes else _content_digest
     for source, count in plays.items():
         size = _decoded_samples(inputs, source)
         kept_across = decoded is not None and source.kind == "asset"
@@ -743,7 +746,7 @@ def _source_opener(
             plays=plays[source],
             expected_samples=_decoded_samples(inputs, source) or 0,
             sample_rate=SAMPLE_RATE,
-            kept=(decoded, _file_digest(path, SAMPLE_RATE)) if decoded is not None else None,
+            kept=(decoded, f"{digest(path)}@{SAMPLE_RATE}") if decoded is not None else None,
         )
 
     if ahead is not None:
@@ -787,9 +790,9 @@ def _decoding_ahead(
     return {source: ahead.submit(made, source) for source in make}
 
 
-def _file_digest(path: Path, sample_rate: int) -> str:
+def _content_digest(path: Path) -> str:
     with path.open("rb") as file:
-        return f"{hashlib.file_digest(file, 'sha256').hexdigest()}@{sample_rate}"
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def _decoded_samples(inputs: _Inputs, source: Source) -> int | None:
