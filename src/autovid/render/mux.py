@@ -358,9 +358,7 @@ class CopyingMp4Writer:
                 self._next_cue, cue_s = _next_timed(self._cues, _TEXT_TICK_S)
             elif video is not None and video_s <= time_s:
                 mux(video)
-                packet = next(self._video, None)
-                video = packet
-                video_s = packet.dts * self._video_tick_s if packet is not None else _NEVER
+                video, video_s = _next_timed(self._video, self._video_tick_s)
             else:
                 break
         self._next_video, self._video_s, self._cue_s = video, video_s, cue_s
