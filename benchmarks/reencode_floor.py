@@ -41,6 +41,7 @@ def transcode(video: Path, audio: Path, output: Path, *, bitrate: int, preset: s
         out_video.pix_fmt = "yuv420p"
         out_video.codec_context.time_base = in_video.time_base
         out_video.options = {"preset": preset}
+        out_video.codec_context.thread_type = "AUTO"  # libx264's frame threads, not PyAV's slices
         out_video.bit_rate = bitrate
         in_audio = audio_in.streams.audio[0]
         out_audio = out.add_stream_from_template(in_audio)

@@ -552,6 +552,10 @@ def _add_encoder(
     out_stream.pix_fmt = "yuv420p"
     out_stream.codec_context.time_base = 1 / rate if encoding.fps else stream.time_base
     out_stream.codec_context.options = {"preset": encoding.preset}
+    # PyAV opens encoders with slice threads only, which makes libx264 split every frame into
+    # slices: ~10 % slower on 2 cores and a little worse per bit. Frame and slice, FFmpeg's own
+    # default, gives libx264's frame threads, as the ffmpeg CLI uses.
+    out_stream.codec_context.thread_type = "AUTO"
     if encoding.bitrate:
         out_stream.bit_rate = encoding.video_bitrate_bps()
     out_stream.codec_context.open()

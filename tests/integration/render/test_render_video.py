@@ -143,6 +143,16 @@ def test_bitrate_forces_one_libx264_encode(media: Media, renderer: Renderer) -> 
     assert_same_length(result.output_path, source)
 
 
+def test_libx264_runs_frame_threads_as_the_ffmpeg_cli_does(media: Media, renderer: Renderer) -> None:
+    source = media.video("h264_2s.mp4", duration_s=2.0)
+    result = renderer(make_spec(source.name, encoding={"bitrate": "300k"}))
+    with av.open(str(result.output_path)) as container:
+        first = bytes(next(container.demux(container.streams.video[0])))
+    # libx264 writes its settings into the first frame's SEI; sliced threads are PyAV's default
+    settings = first[first.index(b"x264 - core") :].split(b"\x00")[0].decode("ascii", "replace")
+    assert "sliced_threads=0" in settings, settings
+
+
 def test_fps_change_resamples_the_frame_rate(media: Media, renderer: Renderer) -> None:
     source = media.video("h264_2s.mp4", duration_s=2.0)
     result = renderer(make_spec(source.name, encoding={"fps": 15}))
