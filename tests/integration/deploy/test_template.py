@@ -37,9 +37,11 @@ PROCESSOR_ONLY_ENV = {
     "AUTOVID_WEBHOOK_SECRET_REVISION",
     "AUTOVID_MAX_RECEIVES",
     "AUTOVID_JOB_TIMEOUT",
+    "MALLOC_ARENA_MAX",
 }
-# Read by Powertools, or only there to force an update; not by autovid.config.Settings.
+# Read by Powertools or glibc, or only there to force an update; not by autovid.config.Settings.
 NOT_SETTINGS_ENV = {
+    "MALLOC_ARENA_MAX",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "AUTOVID_WEBHOOK_SECRET_REVISION",

@@ -182,7 +182,9 @@ def render(
 ) -> None:
     """Render a job spec to an MP4 on this machine."""
     from autovid.bootstrap import build_renderer  # heavy imports only when rendering
+    from autovid.entrypoints.memory import limit_malloc_arenas
 
+    limit_malloc_arenas()  # before the probe, decoder and encoder threads start
     settings = Settings()
     make_example_media(spec_path)
     spec = _load_spec(spec_path, settings)
