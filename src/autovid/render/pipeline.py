@@ -402,6 +402,7 @@ def _mix_to_aac(
         true_peak=peak,
         loudness=final,
         cache=reuse.segments,
+        sound_ends=plan.sound_ends(),
     )
     target = None if loudness is None else loudness.target_lufs
     heavy = limiting_warning(-mixer.limiter.max_reduction_db, target_lufs=target, ceiling_dbtp=true_peak)

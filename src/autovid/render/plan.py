@@ -139,6 +139,15 @@ class Plan:
     def on_bus(self, bus: Bus) -> tuple[Clip, ...]:
         return tuple(c for c in self.clips if c.bus == bus)
 
+    def sound_ends(self) -> tuple[int, ...]:
+        """Where each timeline event's sound ends and where the music is back from each ducking:
+        what a personalised event changes in the mix stops there. An end while the music is
+        still ducked is left out: the mix after it still holds the speech's ducking."""
+        ends = {clip.end for clip in self.on_bus("events")}
+        ducked = [(duck.ramp_start, duck.ramp_end) for duck in self.ducks]
+        ends = {end for end in ends if not any(start < end < stop for start, stop in ducked)}
+        return tuple(sorted(ends | {stop for _, stop in ducked}))
+
     def duck_points(self) -> tuple[tuple[int, float], ...]:
         return tuple(p for duck in self.ducks for p in duck.points())
 

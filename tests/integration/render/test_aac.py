@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import av
@@ -13,6 +14,8 @@ from autovid.render.aac import (
     FRAME_SAMPLES,
     MAX_SEGMENT_SAMPLES,
     MIN_SEGMENT_SAMPLES,
+    PREROLL_SAMPLES,
+    SOUND_END_FRAMES,
     segment_schedule,
     write_aac_track,
 )
@@ -101,6 +104,21 @@ def test_schedule_covers_the_mix_short_at_both_ends(seconds: float) -> None:
         assert lengths[0] == lengths[-1] == MIN_SEGMENT_SAMPLES
         assert max(lengths) <= MAX_SEGMENT_SAMPLES + MIN_SEGMENT_SAMPLES
         assert all(length >= MIN_SEGMENT_SAMPLES for length in lengths)
+
+
+def test_a_segment_starts_just_after_each_sound_end() -> None:
+    expected = 60 * SR
+    plain = segment_schedule(expected)
+    grid = SOUND_END_FRAMES * FRAME_SAMPLES
+    ends = [round(4.3 * SR), round(40.2 * SR), 136 * FRAME_SAMPLES - 100]  # the last: at a scheduled start
+    lengths = segment_schedule(expected, ends)
+    starts = set(itertools.accumulate(lengths[:-1]))
+    assert sum(lengths) == sum(plain) and all(length % FRAME_SAMPLES == 0 for length in lengths)
+    for end in ends[:2]:  # the first start whose pre-roll lies wholly after the sound
+        assert -(-(end + PREROLL_SAMPLES) // grid) * grid in starts
+    assert starts == set(itertools.accumulate(plain[:-1])) | {
+        -(-(end + PREROLL_SAMPLES) // grid) * grid for end in ends[:2]
+    }  # none for a sound ending next to a scheduled start: no tiny segment
 
 
 def test_scheduled_segments_splice_like_a_single_encoder(tmp_path: Path) -> None:

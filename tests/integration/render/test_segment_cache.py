@@ -22,7 +22,9 @@ from autovid.render.pipeline import Reuse
 from tests.integration.render.conftest import Media, Renderer, audio_event, make_spec, tts_event
 
 _decoded: dict[int, DecodedSources] = {}
-VIDEO_S = 6.0  # segments of 1.02, 2.05, 1.92 and 1.01 s: the greeting touches the first only
+# segments of 1.02, 2.05, 1.92, 0.47 (to just after the effect's end) and 0.55 s: the greeting
+# touches the first only
+VIDEO_S = 6.0
 
 
 class CountingCache(DiskSegmentCache):
@@ -92,14 +94,39 @@ def test_a_row_with_a_warm_cache_is_packet_identical_to_the_row_alone(
     cache = CountingCache(tmp_path / "cache")
     renderer.speech.duration_s = 0.3  # another row: a greeting of another length
     rendered(renderer, spec, cache, "other-row.mp4")
-    assert cache.hits == 0 and cache.misses == 4
+    assert cache.hits == 0 and cache.misses == 5
     renderer.speech.duration_s = 0.4  # back to the first row, with the other row's segments cached
     warm = rendered(renderer, spec, cache, "warm.mp4")
-    assert cache.hits == 3, "only the segment the greeting touches is encoded again"
+    assert cache.hits == 4, "only the segment the greeting touches is encoded again"
     assert packets(warm) == packets(alone)
     again = rendered(renderer, spec, cache, "again.mp4")
-    assert cache.hits == 3 + 4
+    assert cache.hits == 4 + 5
     assert packets(again) == packets(alone)
+
+
+def test_rows_whose_greetings_end_close_together_share_what_follows(
+    media: Media, renderer: Renderer, tmp_path: Path
+) -> None:
+    """A segment starts just after the music is back from a greeting's ducking, on a ~0.34 s
+    grid: rows whose greetings end in the same step of it encode only the segment holding the
+    greeting (3.07 - 4.78 s here), not the 4 s of music that follow up to the next scheduled start."""
+    media.video("long.mp4", duration_s=10.0)
+    media.music("bed.mp3", 2.5)
+    spec = make_spec(
+        "long.mp4",
+        audio={"bed": "bed.mp3"},
+        music={"playlist": ["bed"], "loop": True, "volume": 0.4, "crossfadeDuration": 0.5},
+        timeline=[tts_event(3.4, "Hi there", duckingLevel=0.3, duckingFadeDuration=0.1)],
+    )
+    cache = CountingCache(tmp_path / "cache")
+    renderer.speech.duration_s = 0.8
+    rendered(renderer, spec, cache, "first-row.mp4")
+    assert cache.misses == 6  # 1.02, 2.05, 1.71 (to 4.78 s), 2.15, 2.05, 1.02 s
+    cache.hits = cache.misses = 0
+    renderer.speech.duration_s = 0.85
+    warm = rendered(renderer, spec, cache, "second-row.mp4")
+    assert (cache.misses, cache.hits) == (1, 5)
+    assert packets(warm) == packets(rendered(renderer, spec, None, "second-row-alone.mp4"))
 
 
 def test_a_cached_segment_brings_its_true_peak_and_loudness(
@@ -114,7 +141,7 @@ def test_a_cached_segment_brings_its_true_peak_and_loudness(
     cache = CountingCache(tmp_path / "cache")
     cold = renderer(spec, reuse=Reuse(segments=cache)).audio
     warm = renderer(spec, reuse=Reuse(segments=cache)).audio
-    assert cache.hits == 4
+    assert cache.hits == 5
     assert fresh.true_peak_dbtp is not None and fresh.true_peak_dbtp > -30
     assert fresh.integrated_lufs is not None and fresh.loudness_range is not None
     assert warm == cold == fresh  # true peak, integrated loudness and loudness range alike
@@ -139,7 +166,7 @@ def test_a_change_that_reaches_a_segment_misses(
     cache.hits = cache.misses = 0
     changed = row_spec(media, **change)
     warm = rendered(renderer, changed, cache, "changed-warm.mp4")
-    assert cache.misses == 4 if all_miss else 1 <= cache.misses < 4
+    assert cache.misses == 5 if all_miss else 1 <= cache.misses < 5
     alone = rendered(renderer, changed, None, "changed-alone.mp4")
     assert packets(warm) == packets(alone)
 
@@ -205,7 +232,7 @@ def test_the_re_encoding_path_reuses_segments_too(media: Media, renderer: Render
     cache = CountingCache(tmp_path / "cache")
     rendered(renderer, spec, cache, "cold.mp4")
     warm = rendered(renderer, spec, cache, "warm.mp4")
-    assert cache.hits == 4
+    assert cache.hits == 5
     assert [p for p in packets(warm) if p[0] == "audio"] == [p for p in packets(alone) if p[0] == "audio"]
 
 

@@ -255,3 +255,19 @@ def test_crossfade_envelopes_keep_power_constant() -> None:
     fading_in = np.asarray(into.envelope(0, 400))
     assert np.allclose(fading_out**2 + fading_in**2, 1.0, atol=1e-6)
     assert out.envelope(0, 600) == 1.0 and into.envelope(400, 600) == 1.0  # scalars outside fades
+
+
+def test_sound_ends_leave_out_ends_while_the_music_is_still_ducked() -> None:
+    timeline = [
+        duck_event(1.0, 0.2, fade=0.5, asset="c"),  # 1 - 2 s, the music back at 2.5 s
+        {"start": 1.5, "type": "audio", "data": {"assetId": "c", "volume": 1.0}},  # ends at 2.5 s
+        {"start": 1.2, "type": "audio", "data": {"assetId": "c", "volume": 1.0}},  # ends ducked, at 2.2 s
+        {"start": 5.0, "type": "audio", "data": {"assetId": "fx", "volume": 1.0}},  # 5 - 7 s
+    ]
+    plan = make_plan(
+        spec_with(music={"playlist": ["a"]}, timeline=timeline),
+        video_duration_s=10.0,
+        asset_durations_s=DURATIONS,
+    )
+    assert [duck.ramp_end for duck in plan.ducks] == [round(2.5 * SR)]
+    assert plan.sound_ends() == (round(2.5 * SR), 7 * SR)
