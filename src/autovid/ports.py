@@ -131,8 +131,8 @@ class BlobStore(ABC):
 
     @abstractmethod
     def get_file(self, key: str, dest: Path) -> None:
-        """Copy the object to ``dest``; ``StorageError`` when it does not exist or the key is not
-        allowed."""
+        """The object at ``dest``, to be read only (a local store may hard-link it);
+        ``StorageError`` when it does not exist or the key is not allowed."""
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...

@@ -94,3 +94,17 @@ def test_the_secret_is_created_once_and_private(tmp_path: Path) -> None:
     first = load_or_create_secret(path)
     assert len(first) == 64 and load_or_create_secret(path) == first
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_a_fetched_file_is_a_snapshot_however_the_key_changes(blobs: LocalBlobStore, tmp_path: Path) -> None:
+    dest = tmp_path / "work" / "out.mp4"
+    blobs.get_file("outputs/j/out.mp4", dest)
+    assert dest.read_bytes() == b"payload"
+    (tmp_path / "new.bin").write_bytes(b"replaced")
+    blobs.put_file("outputs/j/out.mp4", tmp_path / "new.bin")
+    assert dest.read_bytes() == b"payload", "a later put does not reach a fetched copy"
+    blobs.get_file("outputs/j/out.mp4", dest)  # again, over the earlier one
+    assert dest.read_bytes() == b"replaced"
+    (tmp_path / "third.bin").write_bytes(b"third")
+    blobs.put_file("outputs/j/out.mp4", tmp_path / "third.bin")
+    assert dest.read_bytes() == b"replaced", "fetching again did not write into the stored file"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +51,15 @@ class LocalBlobStore(BlobStore):
         if not source.is_file():
             raise StorageError(f"no file '{key}' in managed storage")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, dest)
+        # A stored file is never written in place (``put_file`` renames a new one over its key)
+        # and a render only reads its inputs, so a hard link is a snapshot that costs no copy,
+        # and the probe cache (keyed by inode) knows it from the last render. ``dest`` goes
+        # first: it may be a link itself, and copying into it would write the stored file.
+        dest.unlink(missing_ok=True)
+        try:
+            os.link(source, dest)
+        except OSError:  # another file system, or links not allowed
+            shutil.copyfile(source, dest)
 
     def exists(self, key: str) -> bool:
         return self.path_for(key).is_file()
