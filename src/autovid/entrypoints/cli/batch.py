@@ -21,6 +21,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -33,6 +34,7 @@ from autovid.entrypoints.cli import app
 from autovid.errors import ErrorDetail, SpecError
 
 if TYPE_CHECKING:  # the template layer and the row workers load only when a batch runs
+    from collections.abc import Callable
     from concurrent.futures import Future
 
     from autovid.entrypoints.cli.batch_worker import RowJob, RowResult
@@ -181,36 +183,49 @@ def _core_count() -> int:
 def run_pool(jobs: list[RowJob], roots: list[Path], base_dir: Path, workers: int | None) -> list[RowResult]:
     """Render ``jobs`` on ``workers`` processes (default one per core), one progress bar."""
     import multiprocessing  # loaded here: every other command starts without the pool machinery
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor
 
-    from autovid.entrypoints.cli.batch_worker import init_worker, render_row
+    from autovid.entrypoints.cli.batch_worker import init_worker, ready, render_row
 
     # spawn: the children start clean, not as copies of a parent whose progress thread is running.
     context = multiprocessing.get_context("spawn")
     results: list[RowResult] = []
+    processes = min(workers or _core_count(), len(jobs))
     pool = ProcessPoolExecutor(
-        max_workers=min(workers or _core_count(), len(jobs)),
-        mp_context=context,
-        initializer=init_worker,
-        initargs=(base_dir, roots),
+        max_workers=processes, mp_context=context, initializer=init_worker, initargs=(base_dir, roots)
     )
     try:
-        futures: dict[Future[RowResult], RowJob] = {pool.submit(render_row, job): job for job in jobs}
+        # The first row alone: it fills the segment cache every other row reuses, so its minute of
+        # audio is encoded once, not once per process. The other processes start meanwhile.
+        first = {pool.submit(render_row, jobs[0]): jobs[0]}
+        for _ in range(processes - 1):
+            pool.submit(ready)
         with _batch_bar() as bar:
             task = bar.add_task("rendering", total=len(jobs))
-            failed = 0
-            for future in as_completed(futures):
-                results.append(_result_of(future, futures[future]))
-                failed += 1 if results[-1].error else 0
-                bar.update(
-                    task, advance=1, description=f"rendering ({failed} failed)" if failed else "rendering"
-                )
+            _collect(first, results, lambda failed: _advance(bar, task, failed))
+            rest = {pool.submit(render_row, job): job for job in jobs[1:]}
+            _collect(rest, results, lambda failed: _advance(bar, task, failed))
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
         console.print("[yellow]interrupted: the rows not yet rendered were not started[/yellow]")
         raise typer.Exit(130) from None
     pool.shutdown()
     return results
+
+
+def _collect(
+    futures: dict[Future[RowResult], RowJob], results: list[RowResult], advance: Callable[[int], None]
+) -> None:
+    """Each row's result as it ends, added to ``results``; ``advance`` gets the failures so far."""
+    from concurrent.futures import as_completed
+
+    for future in as_completed(futures):
+        results.append(_result_of(future, futures[future]))
+        advance(sum(1 for result in results if result.error))
+
+
+def _advance(bar: Progress, task: TaskID, failed: int) -> None:
+    bar.update(task, advance=1, description=f"rendering ({failed} failed)" if failed else "rendering")
 
 
 def _result_of(future: Future[RowResult], job: RowJob) -> RowResult:

@@ -56,6 +56,10 @@ def init_worker(base_dir: Path, allowed_roots: Sequence[Path]) -> None:
         _setup_error = f"the renderer could not be set up: {exc}"
 
 
+def ready() -> None:
+    """Nothing: submitted to start a process (its ``init_worker``) before it has a row to render."""
+
+
 def render_row(job: RowJob) -> RowResult:
     """Render one row's spec to its file (written under a temporary name, then moved into place).
     Never raises: a failure is the row's result."""
