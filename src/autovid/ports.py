@@ -127,7 +127,9 @@ class BlobStore(ABC):
     """Files by key (``assets/…``, ``outputs/…``) in the managed storage."""
 
     @abstractmethod
-    def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> None: ...
+    def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> None:
+        """Store the file at ``path`` under ``key``; ``path`` is not written afterwards (a local
+        store may hard-link it)."""
 
     @abstractmethod
     def get_file(self, key: str, dest: Path) -> None:

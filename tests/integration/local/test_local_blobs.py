@@ -108,3 +108,12 @@ def test_a_fetched_file_is_a_snapshot_however_the_key_changes(blobs: LocalBlobSt
     (tmp_path / "third.bin").write_bytes(b"third")
     blobs.put_file("outputs/j/out.mp4", tmp_path / "third.bin")
     assert dest.read_bytes() == b"replaced", "fetching again did not write into the stored file"
+
+
+def test_a_stored_file_outlives_the_file_it_came_from(blobs: LocalBlobStore, tmp_path: Path) -> None:
+    rendered = tmp_path / "work" / "render.mp4"
+    rendered.parent.mkdir()
+    rendered.write_bytes(b"rendered")
+    blobs.put_file("outputs/j/out.mp4", rendered)
+    rendered.unlink()  # the job's work folder is removed
+    assert blobs.path_for("outputs/j/out.mp4").read_bytes() == b"rendered"

@@ -44,7 +44,7 @@ class LocalBlobStore(BlobStore):
 
     def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> None:
         with atomic_write(self.path_for(key), fsync=True) as temp:
-            shutil.copyfile(path, temp)
+            _link_or_copy(path, temp)
 
     def get_file(self, key: str, dest: Path) -> None:
         source = self.path_for(key)
@@ -53,13 +53,8 @@ class LocalBlobStore(BlobStore):
         dest.parent.mkdir(parents=True, exist_ok=True)
         # A stored file is never written in place (``put_file`` renames a new one over its key)
         # and a render only reads its inputs, so a hard link is a snapshot that costs no copy,
-        # and the probe cache (keyed by inode) knows it from the last render. ``dest`` goes
-        # first: it may be a link itself, and copying into it would write the stored file.
-        dest.unlink(missing_ok=True)
-        try:
-            os.link(source, dest)
-        except OSError:  # another file system, or links not allowed
-            shutil.copyfile(source, dest)
+        # and the probe cache (keyed by inode) knows it from the last render.
+        _link_or_copy(source, dest)
 
     def exists(self, key: str) -> bool:
         return self.path_for(key).is_file()
@@ -115,3 +110,15 @@ class LocalBlobStore(BlobStore):
 
 def _signed_text(key: str, expires: int) -> str:
     return f"{key}\n{expires}"
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    """``dest`` as a hard link to ``source``, or a copy where links are not possible (another
+    file system, no permission). What was at ``dest`` goes first: it may be a link itself, and
+    copying into it would write the file it shares."""
+    dest.unlink(missing_ok=True)
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
+
