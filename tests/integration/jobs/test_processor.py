@@ -48,6 +48,16 @@ def test_progress_is_written_monotonically_through_every_stage(make, scripted, s
     assert writes[-1] == ("done", 100.0)
 
 
+def test_progress_within_a_stage_is_written_at_most_once_an_interval(make, scripted, spec) -> None:
+    options = ProcessorOptions(cancel_poll_s=0.05, progress_interval_s=60.0)
+    env = make(scripted(duration_s=0.4), options=options)
+    env.service.submit(spec(), owner="key-a")
+    env.processor.process(env.receive())
+    assert len(env.render.progress_seen) > 10  # the render reported many steps
+    stages = [stage for stage, _ in env.store.progress_writes]
+    assert len(stages) == len(set(stages)), env.store.progress_writes  # one write a stage
+
+
 def test_status_document_of_a_completed_job(make, scripted, spec) -> None:
     env = make(scripted())
     job = env.service.submit(spec(), owner="key-a")
