@@ -90,8 +90,10 @@ def _cpu_by_process(pid: int) -> dict[tuple[int, float], float]:
     found: dict[tuple[int, float], float] = {}
     for process in [root, *root.children(recursive=True)]:
         try:
-            times = process.cpu_times()
-            found[(process.pid, process.create_time())] = times.user + times.system
+            times = process.cpu_times()  # with the children it waited for (espeak-ng, per row)
+            found[(process.pid, process.create_time())] = (
+                times.user + times.system + times.children_user + times.children_system
+            )
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             continue
     return found
