@@ -100,7 +100,7 @@ def segment_schedule(expected_samples: int, sound_ends: Iterable[int] = ()) -> l
         near = any(abs(start - other) < MIN_CUT_FRAMES for other in starts)
         if MIN_CUT_FRAMES <= start <= frames - MIN_CUT_FRAMES and not near:
             starts.add(start)
-    bounds = [0, *sorted(starts), sum(length // FRAME_SAMPLES for length in base)]
+    bounds = [0, *sorted(starts), frames]  # the doubling schedule covers whole frames exactly
     return [(b - a) * FRAME_SAMPLES for a, b in itertools.pairwise(bounds)]
 
 

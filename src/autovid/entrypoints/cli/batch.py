@@ -34,7 +34,6 @@ from autovid.entrypoints.cli import app
 from autovid.errors import ErrorDetail, SpecError
 
 if TYPE_CHECKING:  # the template layer and the row workers load only when a batch runs
-    from collections.abc import Callable
     from concurrent.futures import Future
 
     from autovid.entrypoints.cli.batch_worker import RowJob, RowResult
@@ -202,9 +201,9 @@ def run_pool(jobs: list[RowJob], roots: list[Path], base_dir: Path, workers: int
             pool.submit(ready)
         with _batch_bar() as bar:
             task = bar.add_task("rendering", total=len(jobs))
-            _collect(first, results, lambda failed: _advance(bar, task, failed))
+            failed = _collect(first, results, bar, task, failed=0)
             rest = {pool.submit(render_row, job): job for job in jobs[1:]}
-            _collect(rest, results, lambda failed: _advance(bar, task, failed))
+            _collect(rest, results, bar, task, failed=failed)
     except KeyboardInterrupt:
         pool.shutdown(wait=False, cancel_futures=True)
         console.print("[yellow]interrupted: the rows not yet rendered were not started[/yellow]")
@@ -214,18 +213,21 @@ def run_pool(jobs: list[RowJob], roots: list[Path], base_dir: Path, workers: int
 
 
 def _collect(
-    futures: dict[Future[RowResult], RowJob], results: list[RowResult], advance: Callable[[int], None]
-) -> None:
-    """Each row's result as it ends, added to ``results``; ``advance`` gets the failures so far."""
+    futures: dict[Future[RowResult], RowJob],
+    results: list[RowResult],
+    bar: Progress,
+    task: TaskID,
+    *,
+    failed: int,
+) -> int:
+    """Each row's result as it ends, added to ``results`` and to the bar; the failures so far."""
     from concurrent.futures import as_completed
 
     for future in as_completed(futures):
         results.append(_result_of(future, futures[future]))
-        advance(sum(1 for result in results if result.error))
-
-
-def _advance(bar: Progress, task: TaskID, failed: int) -> None:
-    bar.update(task, advance=1, description=f"rendering ({failed} failed)" if failed else "rendering")
+        failed += 1 if results[-1].error else 0
+        bar.update(task, advance=1, description=f"rendering ({failed} failed)" if failed else "rendering")
+    return failed
 
 
 def _result_of(future: Future[RowResult], job: RowJob) -> RowResult:
