@@ -35,8 +35,9 @@ from autovid.spec.models import Encoding
 _MUX_CHECK_S = 0.5  # call checkpoint/progress every this much media time while muxing
 # Decoded frames queued for the encoder (~3 MB each at 1080p) and encoded packets queued for the
 # muxer: the encoder runs ahead while the audio is mixed (~0.1 s per 1 s of video, so a 10-minute
-# video is ~60 s ahead at most, ~30 MB at 4 Mbit/s) and then waits for the muxer.
-_FRAMES_AHEAD = 8
+# video is ~60 s ahead at most, ~30 MB at 4 Mbit/s) and then waits for the muxer. libx264 keeps
+# its own look-ahead of frames, so a few decoded ones suffice (8 cost 15 MB more at 1080p, no speed).
+_FRAMES_AHEAD = 3
 _PACKETS_AHEAD = 2048
 _POLL_S = 0.1  # how often a waiting pipe looks at its stop flag
 _T = TypeVar("_T")
@@ -107,10 +108,9 @@ def mux(
         scan=scan,
         output_path=output_path,
         encoding=encoding,
-        text_track=text_track,
         overlay=overlay,
     ) as writer:
-        writer.finish(audio_path, checkpoint=checkpoint, on_progress=on_progress)
+        writer.finish(audio_path, checkpoint=checkpoint, on_progress=on_progress, text_track=text_track)
 
 
 class _Mp4File:
@@ -190,9 +190,10 @@ class EncodingMp4Writer:
     """The re-encoding path's MP4. Made before the audio is mixed: the video is decoded and
     encoded from then on, on two threads of its own (FFmpeg releases the GIL in both, and the
     decoder's and libx264's own threads keep the cores busy), while the mix is being encoded.
-    ``finish(audio_path)`` muxes the encoded video and the AAC track interleaved and puts the file
-    in place. Used as a context manager: leaving the block without ``finish()`` stops the threads
-    and removes the partial file."""
+    ``finish(audio_path)`` muxes the encoded video and the AAC track (and a text track, whose
+    cues may wait for the speech) interleaved and puts the file in place. Used as a context
+    manager: leaving the block without ``finish()`` stops the threads and removes the partial
+    file."""
 
     def __init__(
         self,
@@ -202,13 +203,11 @@ class EncodingMp4Writer:
         scan: VideoScan,
         output_path: Path,
         encoding: Encoding,
-        text_track: TextTrack | None = None,
         overlay: Callable[[av.VideoFrame, float], av.VideoFrame] | None = None,
         max_frame_pixels: int | None = None,
     ) -> None:
         self._file = _Mp4File(output_path)
         self._duration_s = scan.duration_s
-        self._text_track = text_track
         self._stop = threading.Event()
         self._pipes: list[_Pipe[Any]] = []
         with self._cleaned_up_on_error(), media_errors():
@@ -243,16 +242,17 @@ class EncodingMp4Writer:
         *,
         checkpoint: Callable[[], None] | None = None,
         on_progress: Callable[[float], None] | None = None,
+        text_track: TextTrack | None = None,
     ) -> None:
-        """Mux the video as it is encoded with the AAC track of ``audio_path``; put the file in
-        place."""
+        """Mux the video as it is encoded with the AAC track of ``audio_path`` and the
+        ``text_track`` as a mov_text stream; put the file in place."""
         with media_errors():
             audio_in = self._file.opened(av.open(str(audio_path)))
             in_audio = audio_in.streams.audio[0]
             audio_packets = _demuxed_packets(
                 audio_in, in_audio, self._file.out.add_stream_from_template(in_audio)
             )
-            track = self._text_track
+            track = text_track
             texts = text_packets(track, add_text_stream(self._file.out, track.language)) if track else None
             _write_interleaved(
                 self._file.out, self._packets, audio_packets, self._duration_s, checkpoint, on_progress, texts

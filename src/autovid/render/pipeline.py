@@ -199,14 +199,42 @@ def render(
     started = time.perf_counter()
     shared = reuse or Reuse()
     probes = shared.probes or _NO_PROBE_CACHE
-    inputs = _prepare(spec, assets, speech, workdir, check, meter, timings, limits, probes)
-    captions = _captions(spec, inputs, output_path)
-    mode = _video_mode(spec, inputs)
-    plan, mixed = _write(spec, inputs, mode, captions, output_path, workdir, check, meter, timings, shared)
+    with ExitStack() as stack:  # leaving it without finishing stops the video threads, removes the file
+        video = _WriterMaker(spec, output_path, stack)
+        inputs = _prepare(spec, assets, speech, workdir, check, meter, timings, limits, probes, video.early)
+        captions = _captions(spec, inputs, output_path)
+        writer = video.writer or video.start(inputs, captions)
+        plan, mixed = _write(spec, inputs, writer, captions, workdir, check, meter, timings, shared)
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
     meter.report("encoding", 100)
-    return _result(spec, speech, plan, mixed, captions, output_path, timings, video_copied=mode.copy)
+    copied = isinstance(writer, CopyingMp4Writer)
+    return _result(spec, speech, plan, mixed, captions, output_path, timings, video_copied=copied)
+
+
+class _WriterMaker:
+    """Makes the render's MP4 writer once, in ``stack``. When the video is re-encoded and nothing
+    drawn on it waits for the speech (burned-in captions do), the writer is made as soon as the
+    video is probed: libx264 then encodes while the speech is still being synthesized."""
+
+    def __init__(self, spec: JobSpec, output_path: Path, stack: ExitStack) -> None:
+        self._spec = spec
+        self._output_path = output_path
+        self._stack = stack
+        self.writer: CopyingMp4Writer | EncodingMp4Writer | None = None
+
+    def early(self, inputs: _Inputs) -> None:
+        captions = self._spec.output.captions
+        if captions is not None and captions.burnIn is not None:
+            return
+        if not choose_video_mode(_video_info(inputs), inputs.scan, self._spec.output.encoding).copy:
+            self.start(inputs, None)
+
+    def start(self, inputs: _Inputs, captions: Captions | None) -> CopyingMp4Writer | EncodingMp4Writer:
+        mode = _video_mode(self._spec, inputs)
+        writer = _mp4_writer(self._spec, inputs, mode, captions, self._output_path)
+        self.writer = self._stack.enter_context(writer)
+        return self.writer
 
 
 def _prepare(
@@ -219,10 +247,11 @@ def _prepare(
     timings: dict[str, float],
     limits: RenderLimits,
     probes: ProbeCache,
+    on_probed: Callable[[_Inputs], None],
 ) -> _Inputs:
     """Fetch and probe the assets and synthesize the speech, side by side (speech needs none of
     the assets); the first quarter of the progress. ``probes`` keeps what probing found across
-    renders."""
+    renders; ``on_probed`` gets the probed media while the speech may still be running."""
     with ThreadPoolExecutor(max_workers=MAX_SPEECH_WORKERS, thread_name_prefix="speech") as speech_pool:
         speaking = _start_speech(spec, speech, speech_pool, limits, probes)
         # the fetch, then the video's probe and packet scan, then each audio asset's probe
@@ -236,6 +265,7 @@ def _prepare(
                 inputs = _fetch_and_probe(
                     spec, assets, workdir / "assets", check, limits, prep.media_step, probes
                 )
+                on_probed(inputs)
             with _timed(timings, "speech"):
                 _collect_speech(speaking, inputs, check, lambda f: None)
                 meter.report("speech", PREPARED_PERCENT)
@@ -249,36 +279,34 @@ def _prepare(
 def _write(
     spec: JobSpec,
     inputs: _Inputs,
-    mode: VideoMode,
+    writer: CopyingMp4Writer | EncodingMp4Writer,
     captions: Captions | None,
-    output_path: Path,
     workdir: Path,
     check: Callable[[], None],
     meter: _Progress,
     timings: dict[str, float],
     reuse: Reuse,
 ) -> tuple[Plan, _Mixed]:
-    """Mix and encode the audio and write the MP4. Both writers are made before the mix. Fast
-    path: the MP4 is written as the audio is encoded (video packets interleaved with each
-    finished AAC segment). Otherwise the video is decoded and encoded from then on, beside the
-    mix, and the AAC goes to a file first."""
-    mixed_until = 95.0 if mode.copy else 40.0  # on the fast path the time goes to the audio
-    with ExitStack() as stack:
-        writer = stack.enter_context(_mp4_writer(spec, inputs, mode, captions, output_path))
-        copying = isinstance(writer, CopyingMp4Writer)
-        with _timed(timings, "mixing"):
-            plan = _plan(spec, inputs)
-            audio = writer if copying else workdir / "mix.m4a"
-            on_mixed = _reporter(meter, "mixing", PREPARED_PERCENT, mixed_until)
-            mixed = _mix_to_aac(spec, plan, inputs, audio, check, on_mixed, reuse)
-        with _timed(timings, "encoding"):
-            meter.report("encoding", mixed_until)
-            if isinstance(writer, CopyingMp4Writer):
-                check()  # the last moment a cancel can still leave no file behind
-                writer.finish()
-            else:
-                on_fraction = _reporter(meter, "encoding", mixed_until, 100)
-                writer.finish(workdir / "mix.m4a", checkpoint=check, on_progress=on_fraction)
+    """Mix and encode the audio and finish the MP4 ``writer``, made before the mix. Fast path:
+    the MP4 is written as the audio is encoded (video packets interleaved with each finished AAC
+    segment). Otherwise the video is being decoded and encoded beside the mix, and the AAC goes
+    to a file first."""
+    copying = isinstance(writer, CopyingMp4Writer)
+    mixed_until = 95.0 if copying else 40.0  # on the fast path the time goes to the audio
+    with _timed(timings, "mixing"):
+        plan = _plan(spec, inputs)
+        audio = writer if copying else workdir / "mix.m4a"
+        on_mixed = _reporter(meter, "mixing", PREPARED_PERCENT, mixed_until)
+        mixed = _mix_to_aac(spec, plan, inputs, audio, check, on_mixed, reuse)
+    with _timed(timings, "encoding"):
+        meter.report("encoding", mixed_until)
+        if isinstance(writer, CopyingMp4Writer):
+            check()  # the last moment a cancel can still leave no file behind
+            writer.finish()
+        else:
+            on_fraction = _reporter(meter, "encoding", mixed_until, 100)
+            texts = _text_track(spec, captions)
+            writer.finish(workdir / "mix.m4a", checkpoint=check, on_progress=on_fraction, text_track=texts)
     return plan, mixed
 
 
@@ -439,8 +467,8 @@ def _reporter_slice(on_fraction: Callable[[float], None], low: float, high: floa
 def _mp4_writer(
     spec: JobSpec, inputs: _Inputs, mode: VideoMode, captions: Captions | None, output_path: Path
 ) -> CopyingMp4Writer | EncodingMp4Writer:
-    text_track = _text_track(spec, captions)
     if mode.copy:
+        text_track = _text_track(spec, captions)
         return CopyingMp4Writer(
             video_path=inputs.video_path, scan=inputs.scan, output_path=output_path, text_track=text_track
         )
@@ -450,7 +478,6 @@ def _mp4_writer(
         scan=inputs.scan,
         output_path=output_path,
         encoding=spec.output.encoding,
-        text_track=text_track,
         overlay=_burn_in(spec, captions, _video_info(inputs)),
         max_frame_pixels=inputs.max_frame_pixels,
     )

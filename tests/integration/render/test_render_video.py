@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import struct
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -13,11 +15,14 @@ import av
 import pytest
 
 from autovid import samples
+from autovid.errors import SpeechError
+from autovid.ports import SpeechRequest
 from autovid.render.aac import write_aac_track
 from autovid.render.media import VideoScan, scan_video
 from autovid.render.mux import CopyingMp4Writer, TextTrack, add_aac_stream, add_text_stream, text_packets
 from tests.integration.render.conftest import (
     SR,
+    FakeSynthesizer,
     Media,
     Renderer,
     audio_event,
@@ -27,6 +32,7 @@ from tests.integration.render.conftest import (
     rms_db,
     span,
     stream_durations_s,
+    tts_event,
     video_duration_s,
     video_packets,
 )
@@ -151,6 +157,52 @@ def test_libx264_runs_frame_threads_as_the_ffmpeg_cli_does(media: Media, rendere
     # libx264 writes its settings into the first frame's SEI; sliced threads are PyAV's default
     settings = first[first.index(b"x264 - core") :].split(b"\x00")[0].decode("ascii", "replace")
     assert "sliced_threads=0" in settings, settings
+
+
+def video_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "video"]  # the writer's decoder and encoder
+
+
+class SpeechAfterTheVideo(FakeSynthesizer):
+    """Speaks (or fails) only once the video's decoder and encoder threads run, or after
+    ``wait_s``; records whether they had started by then."""
+
+    def __init__(self, folder: Path, *, fail: bool = False, wait_s: float = 10.0) -> None:
+        super().__init__(folder)
+        self.fail, self.wait_s = fail, wait_s
+        self.video_started: list[bool] = []
+
+    def synthesize(self, request: SpeechRequest) -> Path:
+        deadline = time.monotonic() + self.wait_s
+        while not video_threads() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.video_started.append(bool(video_threads()))
+        if self.fail:
+            raise SpeechError("the voice refused the text")
+        return super().synthesize(request)
+
+
+def test_the_video_is_encoded_while_the_speech_is_synthesized(media: Media, renderer: Renderer) -> None:
+    source = media.video("h264_2s.mp4", duration_s=2.0)
+    renderer.speech = SpeechAfterTheVideo(renderer.tmp_path)
+    spec = make_spec(source.name, timeline=[tts_event(0.5, "Hello.")], encoding={"bitrate": "300k"})
+    result = renderer(spec)
+    assert renderer.speech.video_started == [True]
+    assert not result.video_copied
+    assert rms_db(span(decode_audio(result.output_path), 0.6, 1.0)) > -40  # the speech is in the mix
+    assert_same_length(result.output_path, source)
+
+
+def test_a_speech_failure_stops_the_video_already_being_encoded(media: Media, renderer: Renderer) -> None:
+    source = media.video("h264_2s.mp4", duration_s=2.0)
+    renderer.speech = SpeechAfterTheVideo(renderer.tmp_path, fail=True)
+    spec = make_spec(source.name, timeline=[tts_event(0.5, "Hello.")], encoding={"bitrate": "300k"})
+    with pytest.raises(SpeechError, match="refused"):
+        renderer(spec)
+    assert renderer.speech.video_started == [True]
+    assert video_threads() == []
+    out = renderer.tmp_path / "out"
+    assert not out.exists() or list(out.iterdir()) == []  # neither the output nor its partial file
 
 
 def test_fps_change_resamples_the_frame_rate(media: Media, renderer: Renderer) -> None:
