@@ -20,7 +20,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -132,11 +132,15 @@ class _Segment:
 
 class SegmentStore(Protocol):
     """Encoded segments kept across renders (``autovid.adapters.local.segment_cache``): bytes by
-    key. ``get`` returns None for a key it does not hold; either call may drop anything."""
+    key. ``get`` returns None for a key it does not hold; either call may drop anything. While a
+    ``claim`` on a key is held, other renders sharing the store that claim it wait: the first
+    rows of a batch, rendered at once, encode what they share once."""
 
     def get(self, key: str) -> bytes | None: ...
 
     def put(self, key: str, data: bytes) -> None: ...
+
+    def claim(self, key: str) -> AbstractContextManager[None]: ...
 
 
 class AacSink(Protocol):
@@ -274,8 +278,28 @@ def _encode_segment(
     figures a fresh encode would measure."""
     measures = measures or _Measures()
     samples = _dithered(segment.samples, segment.first)
-    key = segment_key(samples, segment, sample_rate, bitrate_bps) if cache is not None else None
-    cached = unpack_packets(cache.get(key), segment.first, sample_rate) if cache and key else None
+    if cache is None:
+        return _coded(segment, samples, sample_rate, bitrate_bps, measures)
+    key = segment_key(samples, segment, sample_rate, bitrate_bps)
+    cached = unpack_packets(cache.get(key), segment.first, sample_rate)
+    if cached is not None:
+        return _coded(segment, samples, sample_rate, bitrate_bps, measures, (cache, key, cached))
+    with cache.claim(key):  # a render sharing the cache may be encoding this very segment: await it
+        cached = unpack_packets(cache.get(key), segment.first, sample_rate)
+        return _coded(segment, samples, sample_rate, bitrate_bps, measures, (cache, key, cached))
+
+
+def _coded(
+    segment: _Segment,
+    samples: np.ndarray,
+    sample_rate: int,
+    bitrate_bps: int,
+    measures: _Measures,
+    lookup: tuple[SegmentStore, str, CachedSegment | None] | None = None,
+) -> list[av.Packet]:
+    """The segment's packets, taken from ``lookup``'s entry when it found one, else encoded (and
+    then stored under its key); its measures added."""
+    cache, key, cached = lookup or (None, None, None)
     energy = None
     if cached is not None:
         packets, peak = cached.packets, cached.true_peak

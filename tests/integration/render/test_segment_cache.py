@@ -5,7 +5,11 @@ encoder misses; the cache stays within its bound."""
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +32,35 @@ VIDEO_S = 6.0
 
 
 class CountingCache(DiskSegmentCache):
-    """The real disk cache, counting what it is asked."""
+    """The real disk cache, counting what it is asked: a hit is a lookup that finds its key, a
+    miss one that does not while the key is claimed (the look before the claim is not counted:
+    a segment that misses is looked up again under its claim, then encoded)."""
 
     def __init__(self, directory: Path, max_bytes: int = 64 * 1024**2) -> None:
         super().__init__(directory, max_bytes)
         self.hits = self.misses = 0
+        self.stored: Counter[str] = Counter()
+        self._claimed = threading.local()
+
+    @contextmanager
+    def claim(self, key: str) -> Iterator[None]:
+        with super().claim(key):
+            self._claimed.key = key
+            try:
+                yield
+            finally:
+                self._claimed.key = None
+
+    def put(self, key: str, data: bytes) -> None:
+        self.stored[key] += 1
+        super().put(key, data)
 
     def get(self, key: str) -> bytes | None:
         data = super().get(key)
-        if data is None:
-            self.misses += 1
-        else:
+        if data is not None:
             self.hits += 1
+        elif getattr(self._claimed, "key", None) == key:
+            self.misses += 1
         return data
 
 
@@ -127,6 +148,65 @@ def test_rows_whose_greetings_end_close_together_share_what_follows(
     warm = rendered(renderer, spec, cache, "second-row.mp4")
     assert (cache.misses, cache.hits) == (1, 5)
     assert packets(warm) == packets(rendered(renderer, spec, None, "second-row-alone.mp4"))
+
+
+def test_rows_rendered_at_once_encode_what_they_share_once(media: Media, tmp_path: Path) -> None:
+    """Two rows rendered side by side (a service's two workers on a batch's first rows): a
+    segment one of them is encoding is awaited by the other, not encoded twice."""
+    spec = row_spec(media)
+    rows = [Renderer(media, tmp_path / name) for name in ("a", "b")]
+    for row, greeting_s in zip(rows, (0.4, 0.3), strict=True):
+        row.tmp_path.mkdir()
+        row.speech.duration_s = greeting_s
+    alone = [rendered(row, spec, None, "alone.mp4") for row in rows]
+    caches = [CountingCache(tmp_path / "cache") for _ in rows]  # one folder, as the workers share it
+    start = threading.Barrier(len(rows))
+    outputs: dict[int, Path] = {}
+
+    def render_row(index: int) -> None:
+        start.wait()
+        outputs[index] = rendered(rows[index], spec, caches[index], "warm.mp4")
+
+    threads = [threading.Thread(target=render_row, args=(i,)) for i in range(len(rows))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = caches[0].stored + caches[1].stored
+    assert sum(stored.values()) == 4 + 1 + 1, "the 4 shared segments once, each row's greeting once"
+    assert set(stored.values()) == {1}
+    assert [packets(outputs[i]) for i in range(len(rows))] == [packets(path) for path in alone]
+    assert not list((tmp_path / "cache").glob("*.lock"))
+
+
+def test_a_claimed_segment_waits_for_its_holder(tmp_path: Path) -> None:
+    cache = DiskSegmentCache(tmp_path / "cache", max_bytes=1 << 20)
+    key = "ab" * 20
+    held, entered = threading.Event(), threading.Event()
+    release = threading.Event()
+
+    def holder() -> None:
+        with cache.claim(key):
+            held.set()
+            release.wait(10)
+            cache.put(key, b"encoded")
+
+    def waiter() -> None:
+        held.wait(10)
+        with cache.claim(key):
+            entered.set()
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter)]
+    for thread in threads:
+        thread.start()
+    assert held.wait(10)
+    assert not entered.wait(0.3), "a second claim on the key waits while the first is held"
+    release.set()
+    assert entered.wait(10)
+    for thread in threads:
+        thread.join()
+    assert cache.get(key) == b"encoded"
+    assert not list((tmp_path / "cache").glob("*.lock"))
 
 
 def test_a_cached_segment_brings_its_true_peak_and_loudness(

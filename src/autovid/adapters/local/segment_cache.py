@@ -5,22 +5,29 @@ One file per key in one folder, shared by every process of the machine (the serv
 ``/tmp``). Writes are atomic (a temporary file in the folder, then a rename), so a reader sees a
 whole entry or none; a hit touches the file's modification time, and after each write the least
 recently used files go until the folder is within ``max_bytes``. Two processes evicting at once
-only race to delete the same old files.
+only race to delete the same old files. A claim on a key is an exclusive ``flock`` on a lock file
+of its own: the kernel lets it go when its holder dies.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 _SUFFIX = ".seg"
+_LOCK_SUFFIX = ".lock"
 _TEMP_PREFIX = ".tmp-"
 _STALE_TEMP_S = 3600.0
+_CLAIM_WAIT_S = 30.0  # a holder encodes one segment (well under a second); past this, encode anyway
+_CLAIM_POLL_S = 0.005
 
 
 class DiskSegmentCache:
@@ -49,6 +56,24 @@ class DiskSegmentCache:
             log.warning("segment cache: could not store an entry (%s)", exc.strerror or exc)
             return
         self.evict()
+
+    @contextmanager
+    def claim(self, key: str) -> Iterator[None]:
+        """Held by one render of the machine at a time (others wait up to ``_CLAIM_WAIT_S``, then
+        go on without it: a claim saves work, it is not needed for correctness)."""
+        path = self._path(key).with_suffix(_LOCK_SUFFIX)
+        try:
+            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:  # a read-only or full disk: no claim, the segment is encoded here too
+            yield
+            return
+        try:
+            _lock(handle, time.monotonic() + _CLAIM_WAIT_S)
+            yield
+        finally:
+            # Unlinked while still locked: whoever opens the path afterwards finds the entry stored.
+            path.unlink(missing_ok=True)
+            os.close(handle)
 
     def _write(self, path: Path, data: bytes) -> None:
         handle, temporary = tempfile.mkstemp(dir=self.directory, prefix=_TEMP_PREFIX)
@@ -92,3 +117,14 @@ class DiskSegmentCache:
         if not key.isalnum():
             raise ValueError("segment cache keys are hexadecimal digests")
         return self.directory / f"{key}{_SUFFIX}"
+
+
+def _lock(handle: int, deadline: float) -> None:
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(_CLAIM_POLL_S)
