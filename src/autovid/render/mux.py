@@ -252,8 +252,9 @@ class EncodingMp4Writer:
             audio_packets = _demuxed_packets(
                 audio_in, in_audio, self._file.out.add_stream_from_template(in_audio)
             )
-            track = text_track
-            texts = text_packets(track, add_text_stream(self._file.out, track.language)) if track else None
+            texts = None
+            if text_track is not None:
+                texts = text_packets(text_track, add_text_stream(self._file.out, text_track.language))
             _write_interleaved(
                 self._file.out, self._packets, audio_packets, self._duration_s, checkpoint, on_progress, texts
             )

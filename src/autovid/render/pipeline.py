@@ -221,20 +221,24 @@ class _WriterMaker:
         self._spec = spec
         self._output_path = output_path
         self._stack = stack
+        self._mode: VideoMode | None = None
         self.writer: CopyingMp4Writer | EncodingMp4Writer | None = None
 
     def early(self, inputs: _Inputs) -> None:
         captions = self._spec.output.captions
-        if captions is not None and captions.burnIn is not None:
-            return
-        if not choose_video_mode(_video_info(inputs), inputs.scan, self._spec.output.encoding).copy:
+        burned_in = captions is not None and captions.burnIn is not None
+        if not burned_in and not self._mode_of(inputs).copy:
             self.start(inputs, None)
 
     def start(self, inputs: _Inputs, captions: Captions | None) -> CopyingMp4Writer | EncodingMp4Writer:
-        mode = _video_mode(self._spec, inputs)
-        writer = _mp4_writer(self._spec, inputs, mode, captions, self._output_path)
+        writer = _mp4_writer(self._spec, inputs, self._mode_of(inputs), captions, self._output_path)
         self.writer = self._stack.enter_context(writer)
         return self.writer
+
+    def _mode_of(self, inputs: _Inputs) -> VideoMode:
+        if self._mode is None:  # chosen (and logged) once
+            self._mode = _video_mode(self._spec, inputs)
+        return self._mode
 
 
 def _prepare(
