@@ -32,6 +32,11 @@ SUPPORTED_FORMATS = frozenset(
 )
 SUPPORTED_TEXT = "MP4, MOV, MKV or AVI video; MP3, WAV, M4A or FLAC audio"
 _DECODE_CHECK_PACKETS = 500  # packets to demux while looking for a first decodable frame
+# A WAV that autovid wrote (speech) is plain PCM, as its header says. Opening a 16-bit WAV,
+# FFmpeg probes its data for another codec carried as PCM (MP3, DTS), and on plain PCM it keeps
+# probing to the end of the file: measured ~10 ms a speech file, a few percent of a batch row.
+# For our own files it stops after the first packet.
+_OWN_WAV_OPTIONS = {"probesize": "32"}
 _T = TypeVar("_T")
 
 
@@ -242,6 +247,12 @@ def _rebuild_dts(pts_in_decode_order: list[int]) -> tuple[int, ...] | None:
     return tuple(int(v) for v in ordered - shift)
 
 
+def _open_audio(path: Path, *, ours: bool) -> av.container.InputContainer:
+    if ours and path.suffix.lower() == ".wav":
+        return av.open(str(path), format="wav", options=_OWN_WAV_OPTIONS, metadata_errors="ignore")
+    return av.open(str(path), metadata_errors="ignore")
+
+
 class AudioReader:
     """Streams the first audio stream of a file as float32 at ``sample_rate``.
 
@@ -250,10 +261,11 @@ class AudioReader:
     beyond what was asked for.
     """
 
-    def __init__(self, path: Path | str, *, sample_rate: int = SAMPLE_RATE) -> None:
+    def __init__(self, path: Path | str, *, sample_rate: int = SAMPLE_RATE, ours: bool = False) -> None:
+        """``ours``: the file is one autovid wrote (speech), not a user's."""
         self.path = Path(path)
         try:
-            self._container = av.open(str(self.path), metadata_errors="ignore")
+            self._container = _open_audio(self.path, ours=ours)
         except av.FFmpegError as exc:
             raise MediaError(describe_ffmpeg_error(exc)) from None
         if not self._container.streams.audio:
@@ -361,12 +373,13 @@ class DecodedAudio:
         expected_samples: int,
         sample_rate: int,
         kept: tuple[DecodedSources, str] | None = None,
+        ours: bool = False,
     ) -> None:
-        self._path, self._rate, self._kept = Path(path), sample_rate, kept
+        self._path, self._rate, self._kept, self._ours = Path(path), sample_rate, kept, ours
         earlier = kept[0].get(kept[1]) if kept else None
         self._source: AudioReader | None = None
         if earlier is None:
-            self._source = AudioReader(path, sample_rate=sample_rate)
+            self._source = AudioReader(path, sample_rate=sample_rate, ours=ours)
             channels = self._source.channels
             self._samples = np.zeros((channels, max(expected_samples, 1)), dtype=np.float32)
             self._decoded, self._exhausted = 0, False
@@ -436,7 +449,7 @@ class DecodedAudio:
 
     def _reader(self) -> AudioReader:
         if self._source is None:  # continuing past what an earlier render decoded
-            self._source = AudioReader(self._path, sample_rate=self._rate)
+            self._source = AudioReader(self._path, sample_rate=self._rate, ours=self._ours)
             self._source.skip(self._decoded)
         return self._source
 
@@ -513,9 +526,10 @@ def audio_packet_duration_s(path: Path | str) -> float | None:
         return None
 
 
-def audio_sample_count(path: Path | str, *, sample_rate: int = SAMPLE_RATE) -> int:
-    """The exact number of samples the file decodes to at ``sample_rate`` (a streaming decode)."""
-    with AudioReader(path, sample_rate=sample_rate) as reader:
+def audio_sample_count(path: Path | str, *, sample_rate: int = SAMPLE_RATE, ours: bool = False) -> int:
+    """The exact number of samples the file decodes to at ``sample_rate`` (a streaming decode);
+    ``ours`` as for ``AudioReader``."""
+    with AudioReader(path, sample_rate=sample_rate, ours=ours) as reader:
         return reader.count_remaining()
 
 
@@ -615,7 +629,8 @@ class ProbeCache:
     def audio_packet_duration_s(self, path: Path) -> float | None:
         return self.get(path, "packet-duration", audio_packet_duration_s)
 
-    def audio_sample_count(self, path: Path, sample_rate: int = SAMPLE_RATE) -> int:
-        return self.get(
-            path, ("samples", sample_rate), lambda p: audio_sample_count(p, sample_rate=sample_rate)
-        )
+    def audio_sample_count(self, path: Path, sample_rate: int = SAMPLE_RATE, *, ours: bool = False) -> int:
+        def count(p: Path) -> int:
+            return audio_sample_count(p, sample_rate=sample_rate, ours=ours)
+
+        return self.get(path, ("samples", sample_rate), count)

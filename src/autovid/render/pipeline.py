@@ -689,7 +689,7 @@ def _synthesize_and_measure(
     """The speech file and its exact length (a decode, on this worker: the files are measured
     side by side; a batch's fixed lines once per process)."""
     path = speech.synthesize(request)
-    return path, probes.audio_sample_count(path) / SAMPLE_RATE
+    return path, probes.audio_sample_count(path, ours=True) / SAMPLE_RATE
 
 
 def _record_speech(inputs: _Inputs, indexes: list[int], future: Future[tuple[Path, float]]) -> None:
@@ -779,6 +779,7 @@ def _source_opener(
             expected_samples=_decoded_samples(inputs, source) or 0,
             sample_rate=SAMPLE_RATE,
             kept=(decoded, f"{digest(path)}@{SAMPLE_RATE}") if decoded is not None else None,
+            ours=source.kind == "speech",
         )
 
     if ahead is not None:
@@ -789,7 +790,8 @@ def _source_opener(
         path, fail = _source_file(inputs, source)
         try:
             if source not in shared:
-                return _GuardedReader(AudioReader(path, sample_rate=SAMPLE_RATE), fail)
+                reader = AudioReader(path, sample_rate=SAMPLE_RATE, ours=source.kind == "speech")
+                return _GuardedReader(reader, fail)
             audio = shared[source]
             if isinstance(audio, Future):
                 audio = shared[source] = audio.result()

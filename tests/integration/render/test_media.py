@@ -86,6 +86,19 @@ def test_reader_keeps_mono_as_one_channel_and_pads_after_the_end(media: Media) -
         assert not reader.read(10).any()
 
 
+def test_our_own_wav_is_read_as_any_wav_is(media: Media) -> None:
+    path = media.tone("speech_like_22k.wav", 0.7, channels=1, sample_rate=22_050)
+
+    def decoded(ours: bool) -> np.ndarray:
+        with AudioReader(path, ours=ours) as reader:
+            return reader.read_some(2 * SR)
+
+    plain, own = decoded(ours=False), decoded(ours=True)
+    assert own.shape == plain.shape and abs(own.shape[1] - int(0.7 * SR)) < 64
+    assert np.array_equal(own, plain)
+    assert audio_sample_count(path, ours=True) == audio_sample_count(path) == plain.shape[1]
+
+
 def test_reader_of_a_file_without_audio_fails(media: Media) -> None:
     with pytest.raises(MediaError, match="no audio stream"):
         AudioReader(media.video("no_audio.mp4", duration_s=1.5))
