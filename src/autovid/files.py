@@ -41,3 +41,19 @@ def atomic_write(target: Path, *, fsync: bool = False) -> Iterator[Path]:
 def write_bytes_atomically(target: Path, data: bytes, *, fsync: bool = False) -> None:
     with atomic_write(target, fsync=fsync) as temp:
         temp.write_bytes(data)
+
+
+def drop_from_page_cache(path: Path) -> None:
+    """Flush ``path`` to disk and let the kernel free its cached pages: for a file written once
+    and not read again by this process (a batch's outputs). Left cached, each output takes
+    memory the kernel has not handed out before, and on a virtual machine the first touch of such
+    memory is expensive (measured: copying a 36 MB MP4 took ~190 ms of CPU with each copy left
+    cached, ~105 ms with each dropped). Freed, the next output reuses the pages, and a long batch
+    does not push the sources it reads out of the cache."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        getattr(os, "fdatasync", os.fsync)(fd)  # only clean pages can be dropped
+        if hasattr(os, "posix_fadvise"):  # not on macOS: there, only the flush
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)

@@ -12,6 +12,7 @@ import pytest
 from autovid.adapters.local.local_blobs import LocalBlobStore
 from autovid.adapters.local.signing import Signer, load_or_create_secret
 from autovid.errors import StorageError
+from tests.page_cache import cached_bytes
 
 
 @pytest.fixture
@@ -117,3 +118,17 @@ def test_a_stored_file_outlives_the_file_it_came_from(blobs: LocalBlobStore, tmp
     blobs.put_file("outputs/j/out.mp4", rendered)
     rendered.unlink()  # the job's work folder is removed
     assert blobs.path_for("outputs/j/out.mp4").read_bytes() == b"rendered"
+
+
+def test_a_stored_output_leaves_the_page_cache(blobs: LocalBlobStore, tmp_path: Path) -> None:
+    rendered = tmp_path / "render.mp4"
+    payload = os.urandom(4 * 1024 * 1024)
+    rendered.write_bytes(payload)
+    written = cached_bytes(rendered)
+    if written is None:
+        pytest.skip("the page cache cannot be inspected here (no fincore, or a tmpfs)")
+    assert written > len(payload) // 2  # just written: in the cache
+    blobs.put_file("outputs/j/out.mp4", rendered)
+    stored = blobs.path_for("outputs/j/out.mp4")
+    assert cached_bytes(stored) == 0  # flushed and freed for the next render's output
+    assert stored.read_bytes() == payload

@@ -22,6 +22,7 @@ from autovid.config import Settings
 from autovid.spec.validation import parse_spec
 from autovid.templates import parse_template, rows_from_csv, substitute
 from tests.integration.render.conftest import SR, decode_audio
+from tests.page_cache import cached_bytes
 
 if TYPE_CHECKING:
     from conftest import RecordingServer  # tests/conftest.py
@@ -96,6 +97,7 @@ def test_batch_rows_equal_direct_renders(tmp_path: Path, media_server: Recording
     fetches = [(r.method, r.path) for r in media_server.received()]
     assert fetches == [("GET", "/music.mp3")]  # once for all the rows
     assert "videos per minute" in done.stderr
+    assert {cached_bytes(out / name) for name in names} <= {0, None}  # flushed, freed for the next rows
 
     template = parse_template(template_path.read_bytes())
     rows = rows_from_csv(template, ROWS)

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from autovid.adapters.local.signing import Signer
 from autovid.assets.ownership import check_key
 from autovid.errors import StorageError
-from autovid.files import atomic_write
+from autovid.files import atomic_write, drop_from_page_cache
 from autovid.ports import BlobStore
 
 
@@ -45,6 +45,9 @@ class LocalBlobStore(BlobStore):
     def put_file(self, key: str, path: Path, *, content_type: str | None = None) -> None:
         with atomic_write(self.path_for(key), fsync=True) as temp:
             _link_or_copy(path, temp)
+        # Stored (a link to the render's file, flushed), it is read again only when downloaded:
+        # its pages are freed for the next render's output.
+        drop_from_page_cache(self.path_for(key))
 
     def get_file(self, key: str, dest: Path) -> None:
         source = self.path_for(key)
