@@ -67,12 +67,15 @@ class DiskSegmentCache:
         except OSError:  # a read-only or full disk: no claim, the segment is encoded here too
             yield
             return
+        held = False
         try:
-            _lock(handle, time.monotonic() + _CLAIM_WAIT_S)
+            held = _lock(handle, time.monotonic() + _CLAIM_WAIT_S)
             yield
         finally:
             # Unlinked while still locked: whoever opens the path afterwards finds the entry stored.
-            path.unlink(missing_ok=True)
+            # A render that gave up waiting leaves the holder's file alone.
+            if held:
+                path.unlink(missing_ok=True)
             os.close(handle)
 
     def _write(self, path: Path, data: bytes) -> None:
@@ -119,12 +122,13 @@ class DiskSegmentCache:
         return self.directory / f"{key}{_SUFFIX}"
 
 
-def _lock(handle: int, deadline: float) -> None:
+def _lock(handle: int, deadline: float) -> bool:
+    """Whether the lock was taken before ``deadline``."""
     while True:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
+            return True
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                return
+                return False
             time.sleep(_CLAIM_POLL_S)

@@ -22,7 +22,9 @@ from autovid.errors import AutovidError
 from autovid.files import drop_from_page_cache
 
 _renderer: Callable[..., Any] | None = None
-_dropping: list[ThreadPoolExecutor] = []
+# Frees each finished output's cached pages while the next row renders (its thread starts at
+# the first submit).
+_dropping = ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-cache")
 _settings: Settings | None = None
 _setup_error: str | None = None
 
@@ -78,7 +80,7 @@ def render_row(job: RowJob) -> RowResult:
         with tempfile.TemporaryDirectory(prefix="autovid-batch-") as workdir:
             result = _renderer(spec, output_path=partial, workdir=Path(workdir))
         partial.replace(job.output_path)
-        _dropper().submit(_drop_quietly, job.output_path)  # flushed while the next row renders
+        _dropping.submit(_drop_quietly, job.output_path)
     except AutovidError as exc:
         partial.unlink(missing_ok=True)
         return RowResult(job.row, job.output_path, exc.message, time.perf_counter() - started)
@@ -96,13 +98,6 @@ def render_row(job: RowJob) -> RowResult:
         result.duration_s,
         job.output_path.stat().st_size,
     )
-
-
-def _dropper() -> ThreadPoolExecutor:
-    """One thread that frees each finished output's cached pages (``drop_from_page_cache``)."""
-    if not _dropping:
-        _dropping.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-cache"))
-    return _dropping[0]
 
 
 def _drop_quietly(path: Path) -> None:
