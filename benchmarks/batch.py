@@ -274,7 +274,8 @@ def merged(parts: list[Result]) -> Result:
     peak = max(p.run.peak_rss_mb for p in parts)
     tree = max((p.run.peak_tree_rss_mb or 0.0) for p in parts) or None
     pss = max((p.run.peak_tree_pss_mb or 0.0) for p in parts) or None
-    run = Run(wall, peak, tree, cpu, 0, first.run.log_path, pss)
+    top = max(parts, key=lambda p: p.run.peak_tree_rss_mb or 0.0)
+    run = Run(wall, peak, tree, cpu, 0, first.run.log_path, pss, top.run.peak_tree_parts)
     outputs: dict[int, Path] = {}
     offset = 0
     for part in parts:
@@ -391,6 +392,8 @@ def verdicts(results: dict[str, Result]) -> list[str]:
             )
         verdict = "; ".join(f"{text} {'PASS' if ok else '**FAIL**'}" for text, ok in checks)
         lines.append(f"- {r.name}: {verdict}")
+        if r.run.peak_tree_parts:
+            lines.append(f"  - the RSS peak, {r.run.peak_tree_parts}")
     if alone is not None and (moviepy := results.get("moviepy")) is not None:
         lines.append(
             f"- `autovid render` one by one / MoviePy: {alone.videos_per_min / moviepy.videos_per_min:.1f}x "

@@ -63,14 +63,15 @@ def run_batch_over_http(
         returncode=0,
         log_path=log_path,
         peak_tree_pss_mb=usage["peak_pss_mb"],
+        peak_tree_parts=usage["peak_parts"],
     )
 
 
 @contextmanager
-def _tree_usage(pid: int) -> Iterator[dict[str, float]]:
+def _tree_usage(pid: int) -> Iterator[dict[str, Any]]:
     """Wall time, CPU time and peak summed RSS of process ``pid`` and its descendants while the
     block runs."""
-    usage: dict[str, float] = {}
+    usage: dict[str, Any] = {}
     before = _cpu_by_process(pid)
     sampler = _TreeSampler(pid, 0.05, include_root=True, pss=True)
     started = time.perf_counter()
@@ -80,6 +81,7 @@ def _tree_usage(pid: int) -> Iterator[dict[str, float]]:
         usage["wall_s"] = time.perf_counter() - started
         usage["peak_mb"] = sampler.stop()
         usage["peak_pss_mb"] = sampler.peak_pss_mb
+        usage["peak_parts"] = sampler.peak_parts
         after = _cpu_by_process(pid)
         usage["cpu_s"] = sum(cpu - before.get(key, 0.0) for key, cpu in after.items())
 

@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ class Run:
     returncode: int
     log_path: Path
     peak_tree_pss_mb: float | None = None  # sampled sum of proportional set sizes, when asked
+    peak_tree_parts: str = ""  # what the sampled tree peak was made of (``_TreeSampler.peak_parts``)
 
 
 @dataclass
@@ -113,6 +115,7 @@ def run_measured(
         returncode=measured["exit_code"],
         log_path=log_path,
         peak_tree_pss_mb=sampler.peak_pss_mb if sampler and sample_pss else None,
+        peak_tree_parts=sampler.peak_parts if sampler else "",
     )
     if run.returncode != 0:
         raise ChildFailed(command, run)
@@ -139,6 +142,9 @@ class _TreeSampler:
         self._interval_s = interval_s
         self._peak_bytes = 0
         self._peak_pss_bytes = 0
+        self._started = time.monotonic()
+        self._peak_parts: list[tuple[str, int]] = []
+        self._peak_at_s = 0.0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
@@ -151,8 +157,12 @@ class _TreeSampler:
             fresh = tick % self.TREE_EVERY == 0
             if fresh:
                 tree = self._tree()
-            rss = self._sum(tree, lambda process: process.memory_info().rss)
+            parts = self._sizes(tree, lambda process: process.memory_info().rss)
+            rss = sum(size for _, size in parts)
             new_peak, self._peak_bytes = rss > self._peak_bytes, max(self._peak_bytes, rss)
+            if new_peak:  # named now: by the end of the run the processes are gone
+                self._peak_parts = [(_short_name(process), size) for process, size in parts]
+                self._peak_at_s = time.monotonic() - self._started
             if self._pss and (fresh or new_peak):
                 pss = self._sum(tree, lambda process: process.memory_full_info().pss)
                 self._peak_pss_bytes = max(self._peak_pss_bytes, pss)
@@ -168,12 +178,18 @@ class _TreeSampler:
         return [self._root, *tree] if self._include_root else tree
 
     @staticmethod
-    def _sum(tree: list[psutil.Process], size: Callable[[psutil.Process], int]) -> int:
-        total = 0
+    def _sizes(
+        tree: list[psutil.Process], size: Callable[[psutil.Process], int]
+    ) -> list[tuple[psutil.Process, int]]:
+        sizes = []
         for process in tree:
             with contextlib.suppress(psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
-                total += size(process)  # unless it ended since the tree was listed
-        return total
+                sizes.append((process, size(process)))  # unless it ended since the tree was listed
+        return sizes
+
+    @classmethod
+    def _sum(cls, tree: list[psutil.Process], size: Callable[[psutil.Process], int]) -> int:
+        return sum(value for _, value in cls._sizes(tree, size))
 
     def stop(self) -> float:
         self._done.set()
@@ -183,6 +199,30 @@ class _TreeSampler:
     @property
     def peak_pss_mb(self) -> float:
         return self._peak_pss_bytes / MIB
+
+    @property
+    def peak_parts(self) -> str:
+        """The processes of the RSS peak and their RSS, when it was sampled: a peak that is one
+        process more than the rest of the run (a child between fork and exec counts its parent's
+        pages again) shows here."""
+        parts = ", ".join(f"{name} {size / MIB:.0f}" for name, size in self._peak_parts)
+        return f"at {self._peak_at_s:.1f} s: {parts} (MB)" if parts else ""
+
+
+_ROLES = (("multiprocessing.spawn", "worker"), ("multiprocessing.resource_tracker", "tracker"))
+
+
+def _short_name(process: psutil.Process) -> str:
+    """A process's pid and what it runs, in a few words (``autovid batch``, a pool worker)."""
+    try:
+        command = " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+        return f"{process.pid} (ended)"
+    for module, role in _ROLES:
+        if module in command:
+            return f"{process.pid} {role}"
+    words = [Path(word).name if "/" in word else word for word in command.split()[:4]]
+    return f"{process.pid} {' '.join(words)[:40]}"
 
 
 def python_command(*args: str) -> list[str]:

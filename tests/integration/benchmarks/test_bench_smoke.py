@@ -52,6 +52,7 @@ def test_moviepy_reference_renders_the_job(tiny_inputs: BenchInputs, tmp_path: P
         sample_tree=True,
     )
     assert run.peak_tree_rss_mb is not None and run.peak_tree_rss_mb >= run.peak_rss_mb > 10
+    assert "moviepy_reference.py" in run.peak_tree_parts  # the process the peak was made of
     check = check_output(output, tiny_inputs.ducked_window_s, tiny_inputs.unducked_window_s)
     assert check.container_s == pytest.approx(2.0, abs=0.05)
     assert check.audio_s == pytest.approx(2.0, abs=0.05)
