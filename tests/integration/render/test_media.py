@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import wave
 from fractions import Fraction
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import av
 import numpy as np
 import pytest
 
+import autovid.render.media as media_module
 from autovid.errors import MediaError
 from autovid.render.media import (
     AudioReader,
@@ -97,6 +99,49 @@ def test_our_own_wav_is_read_as_any_wav_is(media: Media) -> None:
     assert own.shape == plain.shape and abs(own.shape[1] - int(0.7 * SR)) < 64
     assert np.array_equal(own, plain)
     assert audio_sample_count(path, ours=True) == audio_sample_count(path) == plain.shape[1]
+
+
+def pcm_wav(path: Path, sample_rate: int, channels: int, frames: int) -> Path:
+    """A 16-bit PCM WAV of noise, as the speech engines' files are."""
+    noise = np.random.default_rng(frames).standard_normal(frames * channels) * 3000
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(noise.astype("<i2").tobytes())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("sample_rate", "channels", "frames"),
+    [
+        (16_000, 1, 1024),
+        (22_050, 1, 3 * 22_050 + 1),
+        (24_000, 2, 4097),
+        (44_100, 2, 9_999),
+        (48_000, 1, 5_000),
+    ],
+)
+def test_our_own_wav_is_measured_from_its_header_as_a_decode_measures_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sample_rate: int, channels: int, frames: int
+) -> None:
+    path = pcm_wav(tmp_path / "speech.wav", sample_rate, channels, frames)
+    decoded = audio_sample_count(path)  # a user's WAV: decoded and resampled to the end
+
+    def no_decoding(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the header alone says how long it is")
+
+    monkeypatch.setattr(media_module, "AudioReader", no_decoding)
+    assert audio_sample_count(path, ours=True) == decoded
+
+
+def test_a_wav_header_that_does_not_hold_is_not_trusted(tmp_path: Path) -> None:
+    truncated = pcm_wav(tmp_path / "truncated.wav", 22_050, 1, 22_050)
+    truncated.write_bytes(truncated.read_bytes()[: 44 + 22_050])  # the header still says 22 050 frames
+    short = pcm_wav(tmp_path / "short.wav", 22_050, 1, 30)  # within the resampler's filter length
+    for path in (truncated, short):
+        assert audio_sample_count(path, ours=True) == audio_sample_count(path)
+    assert audio_sample_count(truncated, ours=True) == -(-(22_050 // 2) * SR // 22_050)
 
 
 def test_reader_of_a_file_without_audio_fails(media: Media) -> None:
