@@ -5,6 +5,8 @@ preset: medium``, so autovid decodes the video and encodes it once with libx264.
 interleaved, median of ``--repeat``:
 
 - autovid (``python -m autovid render``), the whole render: speech, mix, AAC, video, MP4;
+- autovid on the same job with its audio left out (``without_audio``): what the render costs
+  beside the work the two below do, so the difference is the price of the job's audio;
 - the floor (``benchmarks/reencode_floor.py``): PyAV's own FFmpeg and libx264, decode -> encode ->
   mux on one thread, with a ready AAC track of the job's mix copied in;
 - the system ffmpeg CLI when installed, same settings, same AAC track copied in (its libx264 is
@@ -31,6 +33,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make the ``benchmarks`` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -55,6 +58,7 @@ PSNR_STEP = 3  # compare every third frame: the verdict does not need all 600
 class Job:
     inputs: BenchInputs
     spec_path: Path  # the render benchmark's job with the re-encoding settings
+    video_only_path: Path  # the same job without its audio: no speech, music or effects
     audio_path: Path  # the job's mix as AAC, copied in by the floor and ffmpeg
 
 
@@ -64,6 +68,8 @@ def prepare_job(cache_dir: Path, shape: JobShape) -> Job:
     spec["output"]["encoding"] = {"bitrate": BITRATE, "preset": PRESET}
     spec_path = inputs.folder / "reencode.json"
     spec_path.write_text(json.dumps(spec, indent=2))
+    video_only_path = inputs.folder / "reencode-video-only.json"
+    video_only_path.write_text(json.dumps(without_audio(spec), indent=2))
     audio_path = inputs.folder / "mix.m4a"
     if not audio_path.exists():
         from benchmarks.aac_floor import encode, pcm_blocks
@@ -71,13 +77,27 @@ def prepare_job(cache_dir: Path, shape: JobShape) -> Job:
         partial = audio_path.with_name("mix.partial.m4a")
         encode(partial, pcm_blocks(inputs.mix_pcm, shape.duration_s * 48_000))
         partial.replace(audio_path)
-    return Job(inputs, spec_path, audio_path)
+    return Job(inputs, spec_path, video_only_path, audio_path)
+
+
+def without_audio(spec: dict[str, Any]) -> dict[str, Any]:
+    """The job with nothing to mix: its render is the video's decode, libx264 and the MP4 (with a
+    silent AAC track), the work the floor and the ffmpeg CLI do; the difference from the whole
+    job is what autovid's audio (speech, mix, AAC, loudness) costs beside libx264."""
+    bare = json.loads(json.dumps(spec))
+    bare["timeline"] = []
+    bare.pop("backgroundMusic", None)
+    bare["assets"]["audio"] = []
+    return bare
 
 
 def commands(job: Job, outputs: dict[str, Path]) -> dict[str, list[str]]:
     found = {
         "autovid": python_command(
             "-m", "autovid", "render", str(job.spec_path), "-o", str(outputs["autovid"])
+        ),
+        "video-only": python_command(
+            "-m", "autovid", "render", str(job.video_only_path), "-o", str(outputs["video-only"])
         ),
         "floor": python_command(
             str(BENCH_DIR / "reencode_floor.py"),
@@ -101,7 +121,7 @@ def commands(job: Job, outputs: dict[str, Path]) -> dict[str, list[str]]:
 def run_all(job: Job, out_dir: Path, repeat: int) -> tuple[dict[str, Contender], dict[str, Path]]:
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    outputs = {name: out_dir / f"{name}.mp4" for name in ("autovid", "floor", "ffmpeg")}
+    outputs = {name: out_dir / f"{name}.mp4" for name in ("autovid", "video-only", "floor", "ffmpeg")}
     argv = commands(job, outputs)
     env = autovid_env(job.inputs, out_dir)
     contenders = {name: Contender(name) for name in argv}
@@ -153,6 +173,7 @@ def format_report(
 ) -> str:
     labels = {
         "autovid": "autovid render (mix + AAC + libx264 + MP4)",
+        "video-only": "autovid render, the job's audio left out (libx264 + MP4)",
         "floor": "minimal PyAV transcode (floor)",
         "ffmpeg": "ffmpeg CLI (system build)",
     }
@@ -180,6 +201,12 @@ def format_report(
             cpu = autovid.cpu_s / contenders[name].cpu_s
             lines.append(f"- autovid / {name}: wall {ratio:.2f}x, CPU {cpu:.2f}x, PSNR {delta:+.2f} dB")
     if "ffmpeg" in contenders:
+        bare, cli = contenders["video-only"], contenders["ffmpeg"]
+        lines.append(
+            f"- autovid without the job's audio / ffmpeg: wall {bare.wall_s / cli.wall_s:.2f}x, "
+            f"CPU {bare.cpu_s / cli.cpu_s:.2f}x; the audio (speech, mix, AAC, loudness) "
+            f"added {autovid.wall_s - bare.wall_s:+.2f} s wall, {autovid.cpu_s - bare.cpu_s:+.2f} CPU-s"
+        )
         ratio = autovid.wall_s / contenders["ffmpeg"].wall_s
         verdict = "pass" if ratio <= TARGET_FFMPEG_RATIO else "fail"
         lines.append(f"- target autovid / ffmpeg <= {TARGET_FFMPEG_RATIO}x: {ratio:.2f}x, {verdict}")
