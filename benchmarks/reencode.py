@@ -207,6 +207,11 @@ def format_report(
             f"CPU {bare.cpu_s / cli.cpu_s:.2f}x; the audio (speech, mix, AAC, loudness) "
             f"added {autovid.wall_s - bare.wall_s:+.2f} s wall, {autovid.cpu_s - bare.cpu_s:+.2f} CPU-s"
         )
+        rounds = [a.wall_s / b.wall_s for a, b in zip(autovid.runs, cli.runs, strict=True)]
+        lines.append(
+            "- autovid / ffmpeg round by round (each pair from the same round): "
+            + ", ".join(f"{r:.2f}x" for r in rounds)
+        )
         ratio = autovid.wall_s / contenders["ffmpeg"].wall_s
         verdict = "pass" if ratio <= TARGET_FFMPEG_RATIO else "fail"
         lines.append(f"- target autovid / ffmpeg <= {TARGET_FFMPEG_RATIO}x: {ratio:.2f}x, {verdict}")
