@@ -21,6 +21,7 @@ tests can check the plan without any media.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
@@ -78,15 +79,28 @@ class Clip:
         inside_fade_out = self.fade_out > 0 and first + count > self.fade_out_at
         if not (inside_fade_in or inside_fade_out):
             return self.gain
-        k = np.arange(first, first + count, dtype=np.float64)
+        k = np.arange(first, first + count)
         envelope = np.full(count, self.gain, dtype=np.float64)
         if inside_fade_in:
-            ramp = np.clip((k + 0.5) / self.fade_in, 0.0, 1.0)
-            envelope *= np.sin(0.5 * np.pi * ramp)
+            envelope *= _fade(self.fade_in, rising=True)[np.clip(k, -1, self.fade_in) + 1]
         if inside_fade_out:
-            ramp = np.clip((k - self.fade_out_at + 0.5) / self.fade_out, 0.0, 1.0)
-            envelope *= np.cos(0.5 * np.pi * ramp)
+            envelope *= _fade(self.fade_out, rising=False)[
+                np.clip(k - self.fade_out_at, -1, self.fade_out) + 1
+            ]
         return envelope.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _fade(length: int, *, rising: bool) -> np.ndarray:
+    """An equal-power fade over ``length`` samples, sampled at their centres: sin (``rising``) or
+    cos of a quarter turn, with its value before the fade first and after it last (index ``i +
+    1`` is sample ``i``). Made once for each length: a looped bed fades every loop alike, and a
+    block's share of it is then a look-up instead of a sine of every sample (~1.5 % of a batch
+    row's CPU)."""
+    ramp = np.clip((np.arange(-1, length + 1, dtype=np.float64) + 0.5) / length, 0.0, 1.0)
+    curve = np.sin(0.5 * np.pi * ramp) if rising else np.cos(0.5 * np.pi * ramp)
+    curve.flags.writeable = False  # shared by every clip of this length
+    return curve
 
 
 @dataclass(frozen=True)

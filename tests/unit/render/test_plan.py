@@ -257,6 +257,27 @@ def test_crossfade_envelopes_keep_power_constant() -> None:
     assert out.envelope(0, 600) == 1.0 and into.envelope(400, 600) == 1.0  # scalars outside fades
 
 
+def test_an_envelope_is_the_same_in_any_blocks_and_follows_its_curve() -> None:
+    clip = Clip(
+        Source("asset", "a"),
+        "music",
+        start=0,
+        length=5000,
+        gain=0.3,
+        fade_in=1500,
+        fade_out_at=4000,
+        fade_out=1000,
+    )
+    whole = np.asarray(clip.envelope(0, 5000))
+    centres = np.arange(5000) + 0.5
+    rising = np.sin(0.5 * np.pi * np.clip(centres / 1500, 0, 1))
+    falling = np.cos(0.5 * np.pi * np.clip((centres - 4000) / 1000, 0, 1))
+    assert np.allclose(whole, 0.3 * rising * falling, atol=1e-7)
+    cuts = [0, 1, 999, 1499, 1500, 1501, 3000, 3999, 4000, 4001, 4999, 5000]
+    blocks = [np.asarray(clip.envelope(a, b - a)) * np.ones(b - a) for a, b in itertools.pairwise(cuts)]
+    assert np.array_equal(np.concatenate(blocks).astype(np.float32), whole)  # bit for bit
+
+
 def test_sound_ends_leave_out_ends_while_the_music_is_still_ducked() -> None:
     timeline = [
         duck_event(1.0, 0.2, fade=0.5, asset="c"),  # 1 - 2 s, the music back at 2.5 s
