@@ -110,7 +110,10 @@ class JobQueue(ABC):
     def extend_lease(self, message: QueueMessage, lease_s: float) -> None: ...
 
     @abstractmethod
-    def delete(self, message: QueueMessage) -> None: ...
+    def delete(self, message: QueueMessage) -> None:
+        """Remove the message for good. A receipt from an earlier delivery may be refused
+        (``ConflictError``), ignored (SQS) or honoured (moto): callers delete only the messages of
+        jobs that have ended, so any of the three is safe."""
 
     @abstractmethod
     def release(self, message: QueueMessage, *, delay_s: float = 0) -> None:

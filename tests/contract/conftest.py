@@ -67,6 +67,10 @@ class BlobHarness:
 class Backend:
     name: str
     make: Callable[[Path, pytest.FixtureRequest], Any]
+    # A receipt from an earlier delivery cannot delete the message (SQS documents this; moto
+    # deletes by any receipt the message ever had). Nothing relies on it: the processor deletes a
+    # message only once its job has ended (tests/integration/jobs/test_processor.py).
+    fences_stale_receipts: bool = False
 
 
 # --- SQLite / local ---------------------------------------------------------------------------
@@ -133,22 +137,10 @@ def _dynamo_store(tmp_path: Path, request: pytest.FixtureRequest) -> JobStore:
     return DynamoJobStore(clients.dynamodb, table)
 
 
-# Where moto differs from SQS; strict, so a moto that learns the behaviour fails the marker.
-_MOTO_SQS_GAPS = {
-    "test_a_stale_receipt_cannot_delete_the_redelivered_message": (
-        "moto deletes a message by any receipt handle it ever had; SQS ignores all but the latest "
-        "(DeleteMessage: 'the request succeeds, but the message will not be deleted')"
-    ),
-}
-
-
 def _sqs_queue(tmp_path: Path, request: pytest.FixtureRequest) -> QueueHarness:
     from autovid.adapters.aws.provision import create_queues
     from autovid.adapters.aws.sqs_queue import SqsJobQueue, decode_body
 
-    gap = _MOTO_SQS_GAPS.get(request.node.originalname)
-    if gap:
-        request.applymarker(pytest.mark.xfail(reason=gap, strict=True))
     emulator = request.getfixturevalue("aws_emulator")
     sqs = emulator.clients().sqs
     dead_letter_url, queue_url = create_queues(
@@ -190,7 +182,10 @@ def _s3_blobs(tmp_path: Path, request: pytest.FixtureRequest) -> BlobHarness:
 
 
 STORE_BACKENDS: list[Backend] = [Backend("sqlite", _sqlite_store), Backend("dynamodb", _dynamo_store)]
-QUEUE_BACKENDS: list[Backend] = [Backend("sqlite", _sqlite_queue), Backend("sqs", _sqs_queue)]
+QUEUE_BACKENDS: list[Backend] = [
+    Backend("sqlite", _sqlite_queue, fences_stale_receipts=True),
+    Backend("sqs", _sqs_queue),
+]
 BLOB_BACKENDS: list[Backend] = [Backend("local", _local_blobs), Backend("s3", _s3_blobs)]
 
 
@@ -201,6 +196,11 @@ def job_store(request: pytest.FixtureRequest, tmp_path: Path) -> JobStore:
 
 @pytest.fixture(params=QUEUE_BACKENDS, ids=lambda b: b.name)
 def queue_harness(request: pytest.FixtureRequest, tmp_path: Path) -> QueueHarness:
+    return request.param.make(tmp_path, request)
+
+
+@pytest.fixture(params=[b for b in QUEUE_BACKENDS if b.fences_stale_receipts], ids=lambda b: b.name)
+def fencing_queue_harness(request: pytest.FixtureRequest, tmp_path: Path) -> QueueHarness:
     return request.param.make(tmp_path, request)
 
 

@@ -29,7 +29,8 @@ def test_lease_expiry_redelivers_with_a_new_receipt(queue_harness) -> None:
     assert second.receipt != first.receipt
 
 
-def test_a_stale_receipt_cannot_delete_the_redelivered_message(queue_harness) -> None:
+def test_a_stale_receipt_cannot_delete_the_redelivered_message(fencing_queue_harness) -> None:
+    queue_harness = fencing_queue_harness
     queue = queue_harness.queue
     queue.send("job-1")
     stale = queue_harness.receive_one()

@@ -216,9 +216,6 @@ print(json.dumps(results))
 """
 
 
-# Reported to the lead; remove this and the xfail below once polly.py imports PyAV lazily.
-
-
 def expand(value: Any, names: dict[str, str]) -> str:
     text = value if isinstance(value, str) else value["Fn::Sub"]
     return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], text)

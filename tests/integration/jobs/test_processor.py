@@ -310,3 +310,38 @@ def test_a_record_writing_into_another_owners_outputs_fails_in_the_worker(make, 
     failed = env.service.get("job-of-b", owner="key-b")
     assert failed.error.startswith("output.destination: 'outputs/key-a/job-1/' is outside your outputs")
     assert env.render.calls == 0 and not env.container.blobs.exists("outputs/key-a/job-1/my-video.mp4")
+
+
+def test_a_message_is_deleted_only_once_its_job_has_ended(make, scripted, spec) -> None:
+    """So a receipt from an earlier delivery that deletes it (moto does; SQS ignores such a
+    receipt) never loses a job another worker still holds."""
+    render = scripted(TransientAssetError("music", "HTTP 503"), None, None, duration_s=0.3)
+    env = make(render)
+    seen: list[str] = []
+    delete = env.queue.delete
+
+    def recording_delete(message) -> None:
+        job = env.store.get(message.job_id)
+        seen.append(job.status.value if job else "gone")
+        delete(message)
+
+    env.queue.delete = recording_delete
+    retried = env.service.submit(spec(), owner="key-a")
+    assert env.processor.process(env.receive()) == Outcome.RETRYING
+    assert env.processor.process(env.receive(wait_s=2.0)) == Outcome.COMPLETED
+    doubled = env.service.submit(spec(), owner="key-a")
+    env.queue.send(doubled.job_id)
+    first, second = env.receive(), env.receive()
+    render.started.clear()
+    holder = threading.Thread(target=env.processor.process, args=(first,))
+    holder.start()
+    assert render.started.wait(5)
+    assert env.processor.process(second) == Outcome.DEFERRED  # the holder's job: not deleted
+    holder.join(10)
+    cancelled = env.service.submit(spec(), owner="key-a")
+    env.service.cancel(cancelled.job_id, owner="key-a")
+    assert env.processor.process(env.receive()) == Outcome.SKIPPED
+
+    assert seen == ["completed", "completed", "cancelled"]
+    ended = {env.service.get(job.job_id, owner="key-a").status for job in (retried, doubled)}
+    assert ended == {JobStatus.COMPLETED}
