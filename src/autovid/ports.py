@@ -43,6 +43,12 @@ class JobStore(ABC):
     @abstractmethod
     def get(self, job_id: str) -> Job | None: ...
 
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """The jobs found among ``job_ids``, by id (a page of a batch's rows); adapters read them
+        in as few calls as the backend allows."""
+        found = {job_id: self.get(job_id) for job_id in dict.fromkeys(job_ids)}
+        return {job_id: job for job_id, job in found.items() if job is not None}
+
     @abstractmethod
     def update(
         self,

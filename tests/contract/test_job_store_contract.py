@@ -157,6 +157,18 @@ def test_idempotency_key_returns_the_first_job(job_store: JobStore) -> None:
     assert no_key.job_id == "j4"
 
 
+def test_get_many_finds_each_live_job_once_in_pages_past_a_backend_call(job_store: JobStore) -> None:
+    job_store.create_many([make_job(f"row-{i:03d}", minutes=i) for i in range(130)])  # > 100: two calls
+    job_store.create(make_job("old", expires_at=int(time.time()) - 1))
+    wanted = [f"row-{i:03d}" for i in range(130)] + ["row-007", "missing", "old"]
+
+    found = job_store.get_many(wanted)
+
+    assert sorted(found) == [f"row-{i:03d}" for i in range(130)]
+    assert found["row-042"] == job_store.get("row-042")
+    assert job_store.get_many([]) == {}
+
+
 def test_expired_records_are_never_returned(job_store: JobStore) -> None:
     job_store.create(make_job("old", expires_at=int(time.time()) - 1))
     job_store.create(make_job("new", minutes=1))

@@ -60,6 +60,8 @@ OWNER_INDEX = "owner-submitted-index"
 OWNER_INDEX_PARTITION = "owner"
 OWNER_INDEX_SORT = "submittedKey"
 IDEMPOTENCY_PREFIX = "idem#"
+_BATCH_GET_KEYS = 100  # BatchGetItem's limit
+_BATCH_GET_ATTEMPTS = 5
 MAX_SPEC_BYTES = 300_000  # DynamoDB items hold 400 KB; leave room for the other attributes
 COMPRESS_ABOVE_BYTES = 32_000
 _TRANSACTION_ATTEMPTS = 6
@@ -129,6 +131,34 @@ class DynamoJobStore(JobStore):
         if item is None or not _is_job(item) or _expired(item, int(time.time())):
             return None
         return item_job(item)
+
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        """``BatchGetItem``, 100 keys a call, consistent reads; keys DynamoDB leaves unprocessed
+        (throttling) are asked again after a short pause."""
+        wanted = [job_id for job_id in dict.fromkeys(job_ids) if not job_id.startswith(IDEMPOTENCY_PREFIX)]
+        now_s = int(time.time())
+        found: dict[str, Job] = {}
+        for start in range(0, len(wanted), _BATCH_GET_KEYS):
+            for item in self._batch_get(wanted[start : start + _BATCH_GET_KEYS]):
+                if _is_job(item) and not _expired(item, now_s):
+                    job = item_job(item)
+                    found[job.job_id] = job
+        return found
+
+    def _batch_get(self, job_ids: list[str]) -> list[dict[str, Any]]:
+        request = {self.table: {"Keys": [{TABLE_KEY: {"S": i}} for i in job_ids], "ConsistentRead": True}}
+        items: list[dict[str, Any]] = []
+        for attempt in range(_BATCH_GET_ATTEMPTS):
+            if attempt:
+                time.sleep(random.uniform(0, 0.05 * 2**attempt))
+            response = self._call("batch_get_item", f"reading {len(job_ids)} jobs", RequestItems=request)
+            items += response.get("Responses", {}).get(self.table, [])
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                return items
+        raise storage_error(
+            RuntimeError("keys left unprocessed"), f"DynamoDB batch_get_item ({len(job_ids)} jobs)"
+        )
 
     def update(
         self,

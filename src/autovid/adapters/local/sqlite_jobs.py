@@ -38,6 +38,7 @@ CREATE INDEX IF NOT EXISTS jobs_by_owner ON jobs (owner, submitted_us DESC, job_
 CREATE INDEX IF NOT EXISTS jobs_by_expiry ON jobs (expires_at)
 """
 _FIELDS = {f.name for f in dataclasses.fields(Job)}
+_IN_CHUNK = 500  # ids per SELECT … IN (…), well under SQLite's limit on bound parameters
 
 
 class SqliteJobStore(JobStore):
@@ -103,6 +104,21 @@ class SqliteJobStore(JobStore):
         if row is None or _expired(row["expires_at"], int(time.time())):
             return None
         return job_from_record(json.loads(row["record"]))
+
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
+        wanted = list(dict.fromkeys(job_ids))
+        now_s = int(time.time())
+        found: dict[str, Job] = {}
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self._db.read(
+                f"SELECT job_id, record, expires_at FROM jobs WHERE job_id IN ({marks})", chunk
+            )
+            for row in rows:
+                if not _expired(row["expires_at"], now_s):
+                    found[row["job_id"]] = job_from_record(json.loads(row["record"]))
+        return found
 
     def update(
         self,
