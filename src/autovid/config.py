@@ -86,6 +86,8 @@ class Settings(BaseModel):
     batch_max_body_bytes: int = Field(
         10 * 1024**2, ge=1024, validation_alias=_env("AUTOVID_BATCH_MAX_BODY_BYTES")
     )
+    # A cancel answers within API Gateway's 29 s; workers cancel the queued rows it left.
+    batch_cancel_s: float = Field(10.0, ge=0, le=25, validation_alias=_env("AUTOVID_BATCH_CANCEL_SECONDS"))
 
     # --- fetching assets -----------------------------------------------------------------------
     max_asset_bytes: int = Field(2 * 1024**3, ge=1024, validation_alias=_env("AUTOVID_MAX_ASSET_BYTES"))

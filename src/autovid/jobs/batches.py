@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -288,7 +289,8 @@ class BatchService:
             raise SpecError([ErrorDetail("limit", f"must be between 1 and {MAX_ROWS_PAGE}")])
         start = _decode_cursor(cursor)
         page = self.batches.rows(batch.batch_id, start=start, limit=limit + 1)
-        rows = [self._row_document(batch, row) for row in page[:limit]]
+        jobs = self.jobs.store.get_many([row.job_id for row in page[:limit]])
+        rows = [self._row_document(row, jobs.get(row.job_id)) for row in page[:limit]]
         batch = self.batches.get(batch.batch_id) or batch  # rows may have been repaired just now
         doc = self.summary(batch)
         doc["rows"] = rows
@@ -308,8 +310,7 @@ class BatchService:
             "progress": {"percent": batch.percent},
         }
 
-    def _row_document(self, batch: Batch, row: BatchRow) -> dict[str, Any]:
-        job = self.jobs.store.get(row.job_id)
+    def _row_document(self, row: BatchRow, job: Job | None) -> dict[str, Any]:
         status = row.status
         # A worker that died between ending a job and reporting it (or a job cancelled on its
         # own) leaves the row behind: catch it up.
@@ -369,27 +370,41 @@ class BatchService:
     # --- cancel / retry ------------------------------------------------------------------------
 
     def cancel(self, batch_id: str, *, owner: str) -> Batch:
-        """Queued rows are cancelled at once and never render; running ones are asked to stop."""
+        """Running rows are asked to stop, then queued ones are cancelled, for up to
+        ``AUTOVID_BATCH_CANCEL_SECONDS`` in all, so that the request answers in time however many
+        rows there are. Workers cancel the queued rows left over as they reach them
+        (``cancel_requested``): none renders, and the batch is ``cancelling`` until they have."""
         self.get(batch_id, owner=owner)
         self.batches.update(batch_id, {"cancel_requested": True})
-        for status in (RowStatus.SUBMITTED, RowStatus.PROCESSING):
-            for row in list(self._all_rows(batch_id, status)):
-                try:
-                    job = self.jobs.cancel(row.job_id, owner=owner)
-                except ConflictError:  # it ended meanwhile
-                    job = self.jobs.store.get(row.job_id)  # type: ignore[assignment]
-                except AutovidError as exc:
-                    log.warning(
-                        "batch %s row %d: cannot cancel job %s: %s", batch_id, row.row, row.job_id, exc
-                    )
-                    continue
-                if job is not None:
-                    self._move_row(job)
+        deadline = time.monotonic() + self.settings.batch_cancel_s
+        for status in (RowStatus.PROCESSING, RowStatus.SUBMITTED):  # the running ones first
+            for row in self._all_rows(batch_id, status):
+                if time.monotonic() >= deadline:
+                    return self.get(batch_id, owner=owner)
+                self._cancel_row(batch_id, row, owner)
         return self.get(batch_id, owner=owner)
+
+    def _cancel_row(self, batch_id: str, row: BatchRow, owner: str) -> None:
+        try:
+            job = self.jobs.cancel(row.job_id, owner=owner)
+        except ConflictError:  # it ended meanwhile
+            job = self.jobs.store.get(row.job_id)  # type: ignore[assignment]
+        except AutovidError as exc:
+            log.warning("batch %s row %d: cannot cancel job %s: %s", batch_id, row.row, row.job_id, exc)
+            return
+        if job is not None:
+            self._move_row(job)
+
+    def cancel_requested(self, job: Job) -> bool:
+        """Whether the batch of ``job`` was cancelled: a worker that claims it cancels it."""
+        batch = self.batches.get(job.batch_id) if job.batch_id is not None else None
+        return batch is not None and batch.cancel_requested
 
     def retry(self, batch_id: str, *, owner: str) -> Batch:
         """Re-submit the failed rows, each as a new job with the same spec; other rows stay."""
         batch = self.get(batch_id, owner=owner)
+        if batch.status == "cancelling":  # its queued rows must end cancelled before a new round
+            raise ConflictError(f"batch '{batch_id}' is still cancelling; retry it once every row has ended")
         failed = list(self._all_rows(batch_id, RowStatus.FAILED))
         if not failed:
             raise ConflictError(f"batch '{batch_id}' has no failed rows to retry")

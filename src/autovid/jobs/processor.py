@@ -86,6 +86,10 @@ class JobEvents(Protocol):
 
     def job_changed(self, job: Job) -> None: ...
 
+    def cancel_requested(self, job: Job) -> bool:
+        """Whether the job was cancelled as part of a whole (its batch): it must not render."""
+        ...
+
 
 class _LostClaim(Exception):
     """Another worker took the job over (our lease ran out): stop without touching it."""
@@ -160,7 +164,7 @@ class JobProcessor:
             self._release(message, delay_s=1.0)
             return Outcome.DEFERRED
         self._tell(claimed)
-        if claimed.cancel_requested:
+        if claimed.cancel_requested or self._cancelled_with_its_batch(claimed):
             return self._cancel(claimed, message)
         return self._run(claimed, message, stop or threading.Event())
 
@@ -345,6 +349,16 @@ class JobProcessor:
         # A worker that died between completing a job and sending its webhook leaves this.
         if job.webhook_delivery is None and job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
             self._notify(job)
+
+    def _cancelled_with_its_batch(self, job: Job) -> bool:
+        # Checked after the claim: a batch cancel that missed the row then finds it processing.
+        if self.events is None or job.batch_id is None:
+            return False
+        try:
+            return self.events.cancel_requested(job)
+        except AutovidError as exc:  # the job's own cancel flag still stops it at a checkpoint
+            log.warning("job %s: its batch could not be read: %s", job.job_id, exc.message)
+            return False
 
     def _tell(self, job: Job) -> None:
         if self.events is None:

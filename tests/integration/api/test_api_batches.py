@@ -277,6 +277,26 @@ def test_cancel_stops_the_queued_rows(api: Any, owner: tuple[str, str]) -> None:
     assert job["status"] == "cancelled"
 
 
+def test_rows_a_cancel_had_no_time_for_are_cancelled_by_workers(api_factory: Any, tiny_video: Any) -> None:
+    # GIVEN a cancel with no time for queued rows (as when a batch has more than it can reach)
+    api = api_factory(batch_cancel_s=0)
+    _, secret = api.new_key()
+    source = api.upload_video(secret, tiny_video)
+    with api.client(secret) as client:
+        body = {"template": greeting(source), "rows": [{"firstName": f"N{i}"} for i in range(4)]}
+        batch_id = client.post("/batches", json=body).json()["batchId"]
+        cancelling = client.post(f"/batches/{batch_id}/cancel").json()
+        refused = client.post(f"/batches/{batch_id}/retry")
+        handled = drain(api)
+        after = client.get(f"/batches/{batch_id}").json()
+
+    assert cancelling["status"] == "cancelling" and cancelling["counts"]["submitted"] == 4
+    assert refused.status_code == 409 and "still cancelling" in refused.json()["message"]
+    assert handled == 4 and api.render.calls == 0  # each worker cancelled its row, none rendered
+    assert after["status"] == "cancelled" and after["counts"]["cancelled"] == 4
+    assert {row["status"] for row in after["rows"]} == {"cancelled"}
+
+
 def test_another_key_gets_404_on_the_template_the_batch_and_its_jobs(
     api: Any, owner: tuple[str, str]
 ) -> None:
