@@ -13,10 +13,12 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from autovid.ports import WordTiming
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # A pattern, compiled on first use (and kept in re's cache): this one takes ~3 ms to compile, and
@@ -82,6 +84,8 @@ def trim_to_sound(
 ) -> tuple[WordTiming, ...]:
     """Each word's times moved in to where its own audio is audible: an engine that counts the
     pause before a word as the word's start (espeak-ng does) would show the caption early."""
+    import numpy as np  # here: the API process builds the speech engine but never synthesizes
+
     level = np.abs(samples.astype(np.float32)) / (np.abs(samples).max() or 1)
     loud = np.flatnonzero(level > floor)
     trimmed: list[WordTiming] = []

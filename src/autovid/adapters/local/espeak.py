@@ -14,8 +14,6 @@ import struct
 import subprocess
 from functools import cached_property
 
-import numpy as np
-
 from autovid.adapters.local import espeak_lib
 from autovid.errors import SpeechError, TransientSpeechError
 from autovid.ports import SpeechAudio, SpeechEngine, SpeechRequest
@@ -149,6 +147,8 @@ class EspeakEngine(SpeechEngine):
             raise SpeechError(f"espeak-ng produced no audio for the text {request.text[:60]!r}")
         duration_s = sum(len(block) for block in result.samples) / 2 / result.sample_rate_hz
         anchors = _anchors(result.events, positions if ssml else None)
+        import numpy as np  # here: the API process builds this engine but never synthesizes
+
         pcm = np.frombuffer(b"".join(result.samples), dtype="<i2")
         words = trim_to_sound(timed_words(spoken, anchors, duration_s), pcm, result.sample_rate_hz)
         return SpeechAudio(data=result.wav(), extension="wav", words=words)
