@@ -481,6 +481,7 @@ def test_api_role_is_least_privilege(cfn_resources: dict[str, Any]) -> None:
         "s3:PutObject",
         "s3:GetObject",
         "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:Query",
@@ -508,6 +509,7 @@ def test_api_role_is_least_privilege(cfn_resources: dict[str, Any]) -> None:
     batches = statement(role, "TemplatesAndBatches")
     assert batches["Resource"] == {"Fn::GetAtt": ["BatchesTable", "Arn"]}
     assert "dynamodb:BatchWriteItem" not in as_list(statement(role, "JobRecords")["Action"])
+    assert "dynamodb:BatchGetItem" in as_list(statement(role, "JobRecords")["Action"])  # get_many
     # Download URLs of outputs in the deployer's own buckets.
     (custom,) = [st["Fn::If"] for st in statements(role) if "Fn::If" in st]
     assert custom[0] == "HasExtraWritableObjects"
