@@ -180,7 +180,18 @@ API_ZIP_SCRIPT = """
 import json, sys, types
 for name in BLOCKED:
     sys.modules[name] = None
+import botocore.client
 from autovid.entrypoints.lambdas.api import handler
+
+# Every AWS operation the handler makes, watched on its way out (the call itself goes to moto).
+operations = set()
+make_api_call = botocore.client.BaseClient._make_api_call
+
+def watched(client, name, params):
+    operations.add((client.meta.service_model.service_name, name, json.dumps(params, default=str)))
+    return make_api_call(client, name, params)
+
+botocore.client.BaseClient._make_api_call = watched
 
 context = types.SimpleNamespace(
     function_name="autovid-api", memory_limit_in_mb=512, aws_request_id="req-1",
@@ -212,6 +223,14 @@ job_id = (results["submit"]["body"] or {}).get("jobId")
 results["status"] = call("GET", f"/status/{job_id}")
 results["jobs"] = call("GET", "/jobs")
 results["other_key_status"] = call("GET", f"/status/{job_id}", key_id="key-2")
+template = {"name": "hi", "variables": {"n": {"type": "string", "required": True}},
+            "spec": {**spec, "jobInfo": {"title": "{{n}}"}, "output": {"filename": "hi-{{n}}.mp4"}}}
+batch = call("POST", "/batches", {"template": template, "rows": [{"n": "Ada"}, {"n": "Bo"}]})
+batch_id = (batch["body"] or {}).get("batchId")
+results["batch"] = batch
+results["batch_get"] = call("GET", f"/batches/{batch_id}")
+results["batch_cancel"] = call("POST", f"/batches/{batch_id}/cancel")
+results["operations"] = sorted(operations)
 print(json.dumps(results))
 """
 
@@ -252,7 +271,58 @@ def create_from_template(
     clients.dynamodb.update_time_to_live(
         TableName=table_name, TimeToLiveSpecification=table["TimeToLiveSpecification"]
     )
-    return {"S3_BUCKET_NAME": bucket, "SQS_JOBS_QUEUE_URL": queue_url, "DYNAMODB_JOBS_TABLE_NAME": table_name}
+    batches = cfn_resources["BatchesTable"]["Properties"]
+    batches_name = expand(batches["TableName"], names)
+    clients.dynamodb.create_table(
+        TableName=batches_name, **{key: batches[key] for key in shape if key in batches}
+    )
+    return {
+        "S3_BUCKET_NAME": bucket,
+        "SQS_JOBS_QUEUE_URL": queue_url,
+        "DYNAMODB_JOBS_TABLE_NAME": table_name,
+        "DYNAMODB_BATCHES_TABLE_NAME": batches_name,
+    }
+
+
+# The IAM action each API operation needs, where its name is not the operation's own.
+_IAM_ACTION = {
+    ("s3", "HeadObject"): "s3:GetObject",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
+    ("s3", "HeadBucket"): "s3:ListBucket",
+    ("s3", "CreateMultipartUpload"): "s3:PutObject",
+    ("s3", "UploadPart"): "s3:PutObject",
+    ("s3", "CompleteMultipartUpload"): "s3:PutObject",
+    ("sqs", "SendMessageBatch"): "sqs:SendMessage",
+    ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
+    ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
+}
+_TRANSACTION_ITEM_ACTION = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
+def iam_actions(service: str, operation: str, params: dict[str, Any]) -> set[str]:
+    """What IAM must allow for one API call (a transaction needs each of its items' actions)."""
+    if (service, operation) == ("dynamodb", "TransactWriteItems"):
+        kinds = {kind for item in params["TransactItems"] for kind in item}
+        return {f"dynamodb:{_TRANSACTION_ITEM_ACTION[kind]}" for kind in kinds}
+    if (service, operation) == ("dynamodb", "TransactGetItems"):
+        return {"dynamodb:GetItem"}
+    return {_IAM_ACTION.get((service, operation), f"{service}:{operation}")}
+
+
+def allowed_actions(role: dict[str, Any]) -> set[str]:
+    allowed: set[str] = set()
+    for policy in role["Properties"]["Policies"]:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            for branch in statement["Fn::If"][1:] if "Fn::If" in statement else [statement]:
+                if isinstance(branch, dict) and branch.get("Effect") == "Allow":
+                    actions = branch["Action"]
+                    allowed.update(actions if isinstance(actions, list) else [actions])
+    return allowed
 
 
 def test_api_zip_serves_requests_against_the_templates_resources(
@@ -292,7 +362,18 @@ def test_api_zip_serves_requests_against_the_templates_resources(
         assert answers["other_key_status"]["status"] == 404
 
         messages = clients.sqs.receive_message(QueueUrl=created["SQS_JOBS_QUEUE_URL"], MaxNumberOfMessages=10)
-        assert len(messages.get("Messages", [])) == 1
-        assert job["jobId"] in messages["Messages"][0]["Body"]
+        assert job["jobId"] in json.dumps(messages.get("Messages", []))
+        # A batch: stored, read with its rows' jobs, cancelled.
+        assert answers["batch"]["status"] == 201, answers["batch"]
+        assert answers["batch_get"]["status"] == 200 and len(answers["batch_get"]["body"]["rows"]) == 2
+        assert answers["batch_cancel"]["body"]["counts"]["cancelled"] == 2
+        # Every call the handler made is one its role allows (moto does not check IAM).
+        needed = {
+            action
+            for service, operation, params in answers["operations"]
+            for action in iam_actions(service, operation, json.loads(params))
+        }
+        assert "dynamodb:BatchGetItem" in needed  # the batch's page of jobs
+        assert needed - allowed_actions(cfn_resources["ApiRole"]) == set()
     finally:
         emulator.stop()
