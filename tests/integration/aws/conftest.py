@@ -20,6 +20,7 @@ from autovid import samples
 from autovid.adapters.aws.clients import AwsClients
 from autovid.adapters.aws.emulator import Emulator, environment, start
 from autovid.adapters.aws.provision import Resources, provision
+from tests.aws_iam import CallWatch, allowed_actions, template_role, watch_calls
 
 if TYPE_CHECKING:
     from conftest import RecordingServer  # tests/conftest.py
@@ -165,12 +166,14 @@ def loopback(recording_server: Callable[..., RecordingServer]) -> RecordingServe
 
 
 class Lambdas:
-    """Invoke the API and processor handlers with events built from real moto state."""
+    """Invoke the API and processor handlers with events built from real moto state. Every AWS
+    call a handler makes is recorded against its role (``calls``)."""
 
-    def __init__(self, clients: AwsClients, resources: Resources, owner: str) -> None:
+    def __init__(self, clients: AwsClients, resources: Resources, owner: str, calls: CallWatch) -> None:
         self.clients = clients
         self.resources = resources
         self.owner = owner
+        self.calls = calls
         arn = clients.sqs.get_queue_attributes(QueueUrl=resources.queue_url, AttributeNames=["QueueArn"])
         self.queue_arn = arn["Attributes"]["QueueArn"]
 
@@ -179,7 +182,8 @@ class Lambdas:
         from autovid.entrypoints.lambdas.local import LocalContext
 
         event = api_event(method, path, api_key_id=owner or self.owner, **kwargs)
-        response: dict[str, Any] = handler(event, LocalContext())
+        with self.calls.as_function("ApiRole"):
+            response: dict[str, Any] = handler(event, LocalContext())
         return response
 
     def api_json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -194,13 +198,20 @@ class Lambdas:
         from autovid.entrypoints.lambdas.processor import handler
 
         event = sqs_event(messages, self.queue_arn, "us-east-1")
-        response: dict[str, Any] = handler(event, LocalContext())
+        with self.calls.as_function("ProcessorRole"):
+            response: dict[str, Any] = handler(event, LocalContext())
         return response
 
 
 @pytest.fixture
-def lambdas(lambda_env: dict[str, str], clients: AwsClients, resources: Resources) -> Lambdas:
-    return Lambdas(clients, resources, owner="apikey-id-a1b2c3")
+def lambdas(
+    lambda_env: dict[str, str], clients: AwsClients, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Lambdas]:
+    calls = watch_calls(monkeypatch)
+    yield Lambdas(clients, resources, owner="apikey-id-a1b2c3", calls=calls)
+    # moto checks no IAM: each call the handlers made must be one their role in template.yaml allows.
+    for role, needed in calls.needed.items():
+        assert needed - allowed_actions(template_role(role)) == set(), role
 
 
 @pytest.fixture

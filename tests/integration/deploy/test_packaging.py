@@ -16,6 +16,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from autovid.adapters.aws import emulator as aws_emulator
+from tests.aws_iam import allowed_actions, iam_actions
 
 PROCESSOR_HANDLER = "autovid.entrypoints.lambdas.processor.handler"
 API_HANDLER = "autovid.entrypoints.lambdas.api.handler"
@@ -282,47 +283,6 @@ def create_from_template(
         "DYNAMODB_JOBS_TABLE_NAME": table_name,
         "DYNAMODB_BATCHES_TABLE_NAME": batches_name,
     }
-
-
-# The IAM action each API operation needs, where its name is not the operation's own.
-_IAM_ACTION = {
-    ("s3", "HeadObject"): "s3:GetObject",
-    ("s3", "ListObjectsV2"): "s3:ListBucket",
-    ("s3", "HeadBucket"): "s3:ListBucket",
-    ("s3", "CreateMultipartUpload"): "s3:PutObject",
-    ("s3", "UploadPart"): "s3:PutObject",
-    ("s3", "CompleteMultipartUpload"): "s3:PutObject",
-    ("sqs", "SendMessageBatch"): "sqs:SendMessage",
-    ("sqs", "DeleteMessageBatch"): "sqs:DeleteMessage",
-    ("sqs", "ChangeMessageVisibilityBatch"): "sqs:ChangeMessageVisibility",
-}
-_TRANSACTION_ITEM_ACTION = {
-    "Put": "PutItem",
-    "Update": "UpdateItem",
-    "Delete": "DeleteItem",
-    "ConditionCheck": "ConditionCheckItem",
-}
-
-
-def iam_actions(service: str, operation: str, params: dict[str, Any]) -> set[str]:
-    """What IAM must allow for one API call (a transaction needs each of its items' actions)."""
-    if (service, operation) == ("dynamodb", "TransactWriteItems"):
-        kinds = {kind for item in params["TransactItems"] for kind in item}
-        return {f"dynamodb:{_TRANSACTION_ITEM_ACTION[kind]}" for kind in kinds}
-    if (service, operation) == ("dynamodb", "TransactGetItems"):
-        return {"dynamodb:GetItem"}
-    return {_IAM_ACTION.get((service, operation), f"{service}:{operation}")}
-
-
-def allowed_actions(role: dict[str, Any]) -> set[str]:
-    allowed: set[str] = set()
-    for policy in role["Properties"]["Policies"]:
-        for statement in policy["PolicyDocument"]["Statement"]:
-            for branch in statement["Fn::If"][1:] if "Fn::If" in statement else [statement]:
-                if isinstance(branch, dict) and branch.get("Effect") == "Allow":
-                    actions = branch["Action"]
-                    allowed.update(actions if isinstance(actions, list) else [actions])
-    return allowed
 
 
 def test_api_zip_serves_requests_against_the_templates_resources(
