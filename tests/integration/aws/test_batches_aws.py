@@ -152,3 +152,26 @@ def test_a_csv_batch_through_the_api_and_processor_lambdas(lambdas: Any, tiny_vi
     keys = sorted(row["output"]["s3Uri"].rsplit("/", 1)[1] for row in doc["rows"])
     assert keys == ["welcome-Ada.mp4", "welcome-Alan.mp4", "welcome-Grace.mp4"]
     assert stranger["statusCode"] == 404 and stranger_template["statusCode"] == 404
+
+
+def test_rows_a_cancel_left_queued_are_cancelled_by_the_processor_lambda(
+    lambdas: Any, tiny_video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from autovid.entrypoints.lambdas import container
+
+    monkeypatch.setenv("AUTOVID_BATCH_CANCEL_SECONDS", "0")  # the API's cancel reaches no row itself
+    source = f"assets/{lambdas.owner}/base.mp4"
+    container().blobs.put_file(source, tiny_video, content_type="video/mp4")
+    rows = [{"firstName": name} for name in ("Ada", "Grace", "Alan")]
+    submitted = lambdas.api("POST", "/batches", body={"template": template(source), "rows": rows})
+    assert submitted["statusCode"] == 201, submitted["body"]
+    batch_id = json.loads(submitted["body"])["batchId"]
+
+    cancelling = lambdas.api_json("POST", f"/batches/{batch_id}/cancel")
+    assert lambdas.process(lambdas.receive(count=3)) == {"batchItemFailures": []}
+    doc = lambdas.api_json("GET", f"/batches/{batch_id}")
+
+    assert cancelling["status"] == "cancelling" and cancelling["counts"]["submitted"] == 3
+    assert doc["status"] == "cancelled" and doc["counts"]["cancelled"] == 3
+    assert all(row["output"] is None for row in doc["rows"])
+    assert lambdas.receive(wait_s=1) == []  # every message deleted
