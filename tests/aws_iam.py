@@ -67,27 +67,28 @@ def template_role(logical_id: str) -> dict[str, Any]:
 
 
 class CallWatch:
-    """Records the IAM actions of every boto3 call made while ``as_function(name)`` is active
+    """Records the IAM actions of every boto3 call made while ``as_role(role)`` is active
     (from any thread); the calls themselves go through unchanged."""
 
     def __init__(self) -> None:
         self.needed: dict[str, set[str]] = {}
-        self._function: str | None = None
+        self._role: str | None = None
         self._lock = threading.Lock()
 
     @contextmanager
-    def as_function(self, name: str) -> Iterator[None]:
-        self._function = name
+    def as_role(self, role: str) -> Iterator[None]:
+        """Calls made meanwhile are the ones of the function with the template role ``role``."""
+        self._role = role
         try:
             yield
         finally:
-            self._function = None
+            self._role = None
 
     def record(self, service: str, operation: str, params: dict[str, Any]) -> None:
-        function = self._function
-        if function is not None:
+        role = self._role
+        if role is not None:
             with self._lock:
-                self.needed.setdefault(function, set()).update(iam_actions(service, operation, params))
+                self.needed.setdefault(role, set()).update(iam_actions(service, operation, params))
 
     def wrap(self, make_api_call: Any) -> Any:
         def watched(client: Any, operation: str, params: dict[str, Any]) -> Any:

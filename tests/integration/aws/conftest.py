@@ -182,7 +182,7 @@ class Lambdas:
         from autovid.entrypoints.lambdas.local import LocalContext
 
         event = api_event(method, path, api_key_id=owner or self.owner, **kwargs)
-        with self.calls.as_function("ApiRole"):
+        with self.calls.as_role("ApiRole"):
             response: dict[str, Any] = handler(event, LocalContext())
         return response
 
@@ -198,7 +198,7 @@ class Lambdas:
         from autovid.entrypoints.lambdas.processor import handler
 
         event = sqs_event(messages, self.queue_arn, "us-east-1")
-        with self.calls.as_function("ProcessorRole"):
+        with self.calls.as_role("ProcessorRole"):
             response: dict[str, Any] = handler(event, LocalContext())
         return response
 
