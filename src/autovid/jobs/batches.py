@@ -326,16 +326,20 @@ class BatchService:
 
     # --- workers' reports ----------------------------------------------------------------------
 
-    def job_changed(self, job: Job) -> None:
+    def job_changed(self, job: Job) -> bool:
         """A worker moved a job of a batch (claimed, ended): move its row. Once every row has
         ended, the worker that sees it first sends the batch's webhook. Only workers send it:
         they hold the webhook secret (a cancel in the API ends rows too, and the workers, handed
-        the cancelled jobs' messages, announce it)."""
-        moved = self._move_row(job)
-        if job.batch_id is not None and job.status.terminal:
-            batch = moved or self.batches.get(job.batch_id)
-            if batch is not None:
-                self._notify_if_done(batch)
+        the cancelled jobs' messages, announce it). True when the batch was cancelled: a worker
+        that just claimed the job cancels it instead of rendering."""
+        if job.batch_id is None:
+            return False
+        batch = self._move_row(job) or self.batches.get(job.batch_id)  # the move reads it back
+        if batch is None:
+            return False
+        if job.status.terminal:
+            self._notify_if_done(batch)
+        return batch.cancel_requested
 
     def _move_row(self, job: Job) -> Batch | None:
         if job.batch_id is None or job.batch_row is None or job.status == JobStatus.SUBMITTED:
@@ -373,7 +377,7 @@ class BatchService:
         """Running rows are asked to stop, then queued ones are cancelled, for up to
         ``AUTOVID_BATCH_CANCEL_SECONDS`` in all, so that the request answers in time however many
         rows there are. Workers cancel the queued rows left over as they reach them
-        (``cancel_requested``): none renders, and the batch is ``cancelling`` until they have."""
+        (``job_changed`` tells them): none renders, and the batch is ``cancelling`` until they have."""
         self.get(batch_id, owner=owner)
         self.batches.update(batch_id, {"cancel_requested": True})
         deadline = time.monotonic() + self.settings.batch_cancel_s
@@ -394,11 +398,6 @@ class BatchService:
             return
         if job is not None:
             self._move_row(job)
-
-    def cancel_requested(self, job: Job) -> bool:
-        """Whether the batch of ``job`` was cancelled: a worker that claims it cancels it."""
-        batch = self.batches.get(job.batch_id) if job.batch_id is not None else None
-        return batch is not None and batch.cancel_requested
 
     def retry(self, batch_id: str, *, owner: str) -> Batch:
         """Re-submit the failed rows, each as a new job with the same spec; other rows stay."""

@@ -84,10 +84,9 @@ class RenderFn(Protocol):
 class JobEvents(Protocol):
     """Told of every move a worker makes on a job (claimed, ended); batches keep count this way."""
 
-    def job_changed(self, job: Job) -> None: ...
-
-    def cancel_requested(self, job: Job) -> bool:
-        """Whether the job was cancelled as part of a whole (its batch): it must not render."""
+    def job_changed(self, job: Job) -> bool:
+        """Record the move; True when the job was cancelled as part of a whole (its batch), so a
+        job just claimed must not render."""
         ...
 
 
@@ -163,8 +162,9 @@ class JobProcessor:
         if claimed is None:
             self._release(message, delay_s=1.0)
             return Outcome.DEFERRED
-        self._tell(claimed)
-        if claimed.cancel_requested or self._cancelled_with_its_batch(claimed):
+        # Told after the claim: a batch cancel that missed the row then finds it processing.
+        cancelled_with_batch = self._tell(claimed)
+        if claimed.cancel_requested or cancelled_with_batch:
             return self._cancel(claimed, message)
         return self._run(claimed, message, stop or threading.Event())
 
@@ -350,23 +350,15 @@ class JobProcessor:
         if job.webhook_delivery is None and job.status in (JobStatus.COMPLETED, JobStatus.FAILED):
             self._notify(job)
 
-    def _cancelled_with_its_batch(self, job: Job) -> bool:
-        # Checked after the claim: a batch cancel that missed the row then finds it processing.
-        if self.events is None or job.batch_id is None:
-            return False
-        try:
-            return self.events.cancel_requested(job)
-        except AutovidError as exc:  # the job's own cancel flag still stops it at a checkpoint
-            log.warning("job %s: its batch could not be read: %s", job.job_id, exc.message)
-            return False
-
-    def _tell(self, job: Job) -> None:
+    def _tell(self, job: Job) -> bool:
+        """Tell ``events`` of the move; whether the job's batch was cancelled."""
         if self.events is None:
-            return
+            return False
         try:
-            self.events.job_changed(job)
+            return self.events.job_changed(job)
         except AutovidError as exc:  # the job's own record is right; a later read repairs the batch
             log.warning("job %s: its batch could not be updated: %s", job.job_id, exc.message)
+            return False  # the job's own cancel flag still stops it at a checkpoint
 
     # --- queue helpers -------------------------------------------------------------------------
 

@@ -13,10 +13,11 @@ class Recorder:
         self.seen: list[tuple[str, JobStatus]] = []
         self.fail = fail
 
-    def job_changed(self, job: Job) -> None:
+    def job_changed(self, job: Job) -> bool:
         self.seen.append((job.job_id, job.status))
         if self.fail:
             raise TransientStorageError("the batch table is unreachable")
+        return False
 
 
 def test_a_claim_and_the_ending_are_told(make, scripted, spec) -> None:

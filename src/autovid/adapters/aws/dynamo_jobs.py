@@ -135,7 +135,7 @@ class DynamoJobStore(JobStore):
     def get_many(self, job_ids: Sequence[str]) -> dict[str, Job]:
         """``BatchGetItem``, 100 keys a call, consistent reads; keys DynamoDB leaves unprocessed
         (throttling) are asked again after a short pause."""
-        wanted = [job_id for job_id in dict.fromkeys(job_ids) if not job_id.startswith(IDEMPOTENCY_PREFIX)]
+        wanted = list(dict.fromkeys(job_ids))  # BatchGetItem refuses a key asked twice
         now_s = int(time.time())
         found: dict[str, Job] = {}
         for start in range(0, len(wanted), _BATCH_GET_KEYS):
