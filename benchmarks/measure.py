@@ -157,7 +157,7 @@ class _TreeSampler:
             fresh = tick % self.TREE_EVERY == 0
             if fresh:
                 tree = self._tree()
-            parts = self._sizes(tree, lambda process: process.memory_info().rss)
+            parts = self._sizes(tree, _own_rss)
             rss = sum(size for _, size in parts)
             new_peak, self._peak_bytes = rss > self._peak_bytes, max(self._peak_bytes, rss)
             if new_peak:  # named now: by the end of the run the processes are gone
@@ -207,6 +207,16 @@ class _TreeSampler:
         pages again) shows here."""
         parts = ", ".join(f"{name} {size / MIB:.0f}" for name, size in self._peak_parts)
         return f"at {self._peak_at_s:.1f} s: {parts} (MB)" if parts else ""
+
+
+def _own_rss(process: psutil.Process) -> int:
+    """The process's RSS; 0 for a child between fork and exec (its command line still its
+    parent's), whose pages are its parent's: a worker starting espeak-ng would otherwise count
+    the worker twice for that instant (PSS, read beside, divides such pages anyway)."""
+    parent = process.parent()
+    if parent is not None and process.ppid() != 1 and process.cmdline() == parent.cmdline():
+        return 0
+    return process.memory_info().rss
 
 
 _ROLES = (("multiprocessing.spawn", "worker"), ("multiprocessing.resource_tracker", "tracker"))

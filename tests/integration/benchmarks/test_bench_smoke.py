@@ -4,15 +4,19 @@ harness (input generation, measurement, MoviePy reference, report, doc update) f
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import av
+import psutil
 import pytest
 
 from autovid.spec.validation import parse_spec
 from benchmarks import render as bench
 from benchmarks.inputs import BenchInputs
-from benchmarks.measure import ChildFailed, run_measured
+from benchmarks.measure import ChildFailed, _own_rss, run_measured
 from benchmarks.verify import check_output, decode_mono
 
 
@@ -129,3 +133,24 @@ def test_aac_floor_refuses_an_empty_pcm_instead_of_cycling_forever(
         run_measured(
             bench.floor_command(tiny_inputs, tmp_path / "floor.m4a", empty), log_path=tmp_path / "floor.log"
         )
+
+
+def test_a_child_between_fork_and_exec_adds_no_rss() -> None:
+    """A forked child that has not exec'd yet maps its parent's pages: the tree's RSS counts them
+    once; a child that has exec'd counts its own."""
+    forking = "import os, subprocess, time; os.fork() or subprocess.Popen(['sleep', '30']); time.sleep(30)"
+    parent = subprocess.Popen([sys.executable, "-c", forking])
+    try:
+        deadline = time.monotonic() + 10
+        root = psutil.Process(parent.pid)
+        while len(root.children(recursive=True)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        children = {tuple(child.cmdline())[:1]: child for child in root.children(recursive=True)}
+        assert _own_rss(children[(sys.executable,)]) == 0  # the fork
+        assert _own_rss(children[("sleep",)]) > 0  # exec'd: its own pages
+        assert _own_rss(root) > 0
+    finally:
+        for process in psutil.Process(parent.pid).children(recursive=True):
+            process.kill()
+        parent.kill()
+        parent.wait()
