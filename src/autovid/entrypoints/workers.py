@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from autovid.bootstrap import Container, bootstrap
 from autovid.config import Settings
-from autovid.entrypoints.memory import limit_malloc_arenas
+from autovid.entrypoints.memory import limit_malloc_arenas, release_free_memory
 from autovid.jobs.worker import run_worker
 from autovid.logsafe import configure_logging
 
@@ -102,7 +102,7 @@ def worker_process_main(settings_values: dict[str, Any]) -> None:
     install_signal_handlers(stop_event)
     _stop_when_orphaned(stop_event)
     container = bootstrap(settings)
-    run_worker(container, stop_event)
+    run_worker(container, stop_event, on_outcome=lambda job_id, outcome: release_free_memory())
 
 
 def _stop_when_orphaned(stop_event: threading.Event, interval_s: float = 1.0) -> None:

@@ -69,6 +69,15 @@ def ready() -> None:
 def render_row(job: RowJob) -> RowResult:
     """Render one row's spec to its file (written under a temporary name, then moved into place).
     Never raises: a failure is the row's result."""
+    from autovid.entrypoints.memory import release_free_memory
+
+    try:
+        return _rendered(job)
+    finally:
+        release_free_memory()  # what this row freed, not kept through the next one
+
+
+def _rendered(job: RowJob) -> RowResult:
     from autovid.spec.validation import parse_spec
 
     if _renderer is None or _settings is None:
