@@ -296,7 +296,12 @@ def build_renderer(
     speech = _synthesizer(settings, _local_speech_engine(settings), settings.cli_cache_dir)
     shared = reuse if reuse is not None else render_reuse(settings, cli=True, probes=False)
     return functools.partial(
-        render, assets=assets, speech=speech, limits=settings.render_limits, reuse=shared
+        render,
+        assets=assets,
+        speech=speech,
+        limits=settings.render_limits,
+        reuse=shared,
+        encoder_threads=settings.render_threads,
     )
 
 
@@ -377,7 +382,8 @@ def _reusing_render(settings: Settings) -> RenderFn:
 
         if not shared:
             shared.append(render_reuse(settings))
-        return render_job(*args, reuse=shared[0], limits=settings.render_limits, **kwargs)
+        limits, threads = settings.render_limits, settings.render_threads
+        return render_job(*args, reuse=shared[0], limits=limits, encoder_threads=threads, **kwargs)
 
     return render
 

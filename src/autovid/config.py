@@ -72,6 +72,13 @@ class Settings(BaseModel):
         None, validation_alias=_env("AUTOVID_PUBLIC_URL"), description="base of signed output URLs"
     )
     workers: int | None = Field(None, ge=0, le=64, validation_alias=_env("AUTOVID_WORKERS"))
+    render_threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        validation_alias=_env("AUTOVID_RENDER_THREADS"),
+        description="AAC encoders a render runs at once; default: the cores, shared among a server's workers",
+    )
     secret_key: SecretStr | None = Field(None, validation_alias=_env("AUTOVID_SECRET_KEY"))
     webhook_secret: SecretStr | None = Field(None, validation_alias=_env("AUTOVID_WEBHOOK_SECRET"))
 

@@ -186,12 +186,14 @@ def render(
     checkpoint: Callable[[], None] | None = None,
     limits: RenderLimits = DEFAULT_LIMITS,
     reuse: Reuse | None = None,
+    encoder_threads: int | None = None,
 ) -> RenderResult:
     """Render ``spec`` to ``output_path``. ``checkpoint`` is called between steps and for every
     audio block; whatever it raises (cancellation, timeout) aborts the render. A job over
     ``limits`` fails before its speech is synthesized or any asset decoded. With ``reuse``, what
     earlier renders decoded or encoded from the same inputs is not done again; the output is the
-    same, byte for byte."""
+    same, byte for byte. ``encoder_threads`` AAC encoders run at once (default: one per core this
+    process may use); the output does not depend on it."""
     check = checkpoint or (lambda: None)
     meter = _Progress(progress)
     timings: dict[str, float] = {}
@@ -204,7 +206,8 @@ def render(
         inputs = _prepare(spec, assets, speech, workdir, check, meter, timings, limits, probes, video.early)
         captions = _captions(spec, inputs, output_path)
         writer = video.writer or video.start(inputs, captions)
-        plan, mixed = _write(spec, inputs, writer, captions, workdir, check, meter, timings, shared)
+        threads = encoder_threads
+        plan, mixed = _write(spec, inputs, writer, captions, workdir, check, meter, timings, shared, threads)
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
     meter.report("encoding", 100)
@@ -290,6 +293,7 @@ def _write(
     meter: _Progress,
     timings: dict[str, float],
     reuse: Reuse,
+    encoder_threads: int | None = None,
 ) -> tuple[Plan, _Mixed]:
     """Mix and encode the audio and finish the MP4 ``writer``, made before the mix. Fast path:
     the MP4 is written as the audio is encoded (video packets interleaved with each finished AAC
@@ -301,7 +305,7 @@ def _write(
         plan = _plan(spec, inputs)
         audio = writer if copying else workdir / "mix.m4a"
         on_mixed = _reporter(meter, "mixing", PREPARED_PERCENT, mixed_until)
-        mixed = _mix_to_aac(spec, plan, inputs, audio, check, on_mixed, reuse)
+        mixed = _mix_to_aac(spec, plan, inputs, audio, check, on_mixed, reuse, encoder_threads)
     with _timed(timings, "encoding"):
         meter.report("encoding", mixed_until)
         if isinstance(writer, CopyingMp4Writer):
@@ -394,6 +398,7 @@ def _mix_to_aac(
     check: Callable[[], None],
     on_fraction: Callable[[float], None],
     reuse: Reuse,
+    encoder_threads: int | None = None,
 ) -> _Mixed:
     """Mix, measure and encode. With ``output.loudness`` a first pass measures the mix (keeping
     only its energy and peak per 5 ms) and the second plays it at the gain that reaches the
@@ -435,16 +440,12 @@ def _mix_to_aac(
         loudness=final,
         cache=reuse.segments,
         sound_ends=plan.sound_ends(),
+        workers=encoder_threads,
     )
     target = None if loudness is None else loudness.target_lufs
     heavy = limiting_warning(-mixer.limiter.max_reduction_db, target_lufs=target, ceiling_dbtp=true_peak)
     measured = final.result()
-    report = AudioReport(
-        integrated_lufs=measured.integrated_lufs,
-        true_peak_dbtp=peak.dbtp,
-        loudness_range=measured.loudness_range,
-        target_lufs=target,
-    )
+    report = AudioReport(measured.integrated_lufs, peak.dbtp, measured.loudness_range, target_lufs=target)
     return _Mixed(report, (*warnings, *([heavy] if heavy else [])))
 
 

@@ -125,6 +125,15 @@ def test_a_row_with_a_warm_cache_is_packet_identical_to_the_row_alone(
     assert packets(again) == packets(alone)
 
 
+def test_the_output_does_not_depend_on_how_many_encoders_run(media: Media, renderer: Renderer) -> None:
+    spec = row_spec(media)
+    outputs = []
+    for threads in (1, 3):
+        result = renderer(spec, encoder_threads=threads)
+        outputs.append(result.output_path.replace(renderer.tmp_path / f"threads-{threads}.mp4"))
+    assert packets(outputs[0]) == packets(outputs[1])
+
+
 def test_rows_whose_greetings_end_close_together_share_what_follows(
     media: Media, renderer: Renderer, tmp_path: Path
 ) -> None:

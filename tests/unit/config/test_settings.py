@@ -62,3 +62,13 @@ def test_the_speech_engine_is_the_configured_one_or_the_backends(monkeypatch: py
     monkeypatch.setenv("AUTOVID_TTS_ENGINE", "polly")
     assert Settings().speech_engine == "polly"
     assert Settings(speech_engine="espeak").speech_engine == "espeak"
+
+
+def test_each_worker_process_renders_with_its_share_of_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from autovid.entrypoints.workers import with_core_share
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert with_core_share(Settings(), 2).render_threads == 4
+    assert with_core_share(Settings(), 3).render_threads == 2
+    assert with_core_share(Settings(), 16).render_threads == 1
+    assert with_core_share(Settings(render_threads=6), 2).render_threads == 6  # said outright
