@@ -113,7 +113,12 @@ def worker_process_main(settings_values: dict[str, Any]) -> None:
     install_signal_handlers(stop_event)
     _stop_when_orphaned(stop_event)
     container = bootstrap(settings)
-    run_worker(container, stop_event, on_outcome=lambda job_id, outcome: release_free_memory())
+    run_worker(container, stop_event, on_outcome=free_memory_after_job)
+
+
+def free_memory_after_job(job_id: str, outcome: object) -> None:
+    """``run_worker``'s ``on_outcome``: what the job's render freed goes back to the system."""
+    release_free_memory()
 
 
 def _stop_when_orphaned(stop_event: threading.Event, interval_s: float = 1.0) -> None:

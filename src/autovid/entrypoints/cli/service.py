@@ -143,7 +143,12 @@ def worker(
     """Run workers alone on a data folder; several worker processes may share one folder.
     SIGTERM lets each finish or give back its job."""
     from autovid.bootstrap import bootstrap
-    from autovid.entrypoints.workers import default_worker_count, install_signal_handlers, run_workers
+    from autovid.entrypoints.workers import (
+        default_worker_count,
+        free_memory_after_job,
+        install_signal_handlers,
+        run_workers,
+    )
     from autovid.jobs.worker import run_worker
 
     settings = load_settings(workers=count, data_dir=data_dir)
@@ -153,7 +158,7 @@ def worker(
     container = bootstrap(settings)
     worker_count = default_worker_count() if settings.workers is None else settings.workers
     if drain or worker_count == 1:
-        handled = run_worker(container, stop, drain=drain)
+        handled = run_worker(container, stop, drain=drain, on_outcome=free_memory_after_job)
         typer.echo(f"handled {handled} message(s)", err=True)
     else:
         run_workers(container, worker_count, stop)
