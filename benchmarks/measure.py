@@ -214,7 +214,7 @@ def _own_rss(process: psutil.Process) -> int:
     parent's), whose pages are its parent's: a worker starting espeak-ng would otherwise count
     the worker twice for that instant (PSS, read beside, divides such pages anyway)."""
     parent = process.parent()
-    if parent is not None and process.ppid() != 1 and process.cmdline() == parent.cmdline():
+    if parent is not None and process.cmdline() == parent.cmdline():
         return 0
     return process.memory_info().rss
 

@@ -382,8 +382,13 @@ def _reusing_render(settings: Settings) -> RenderFn:
 
         if not shared:
             shared.append(render_reuse(settings))
-        limits, threads = settings.render_limits, settings.render_threads
-        return render_job(*args, reuse=shared[0], limits=limits, encoder_threads=threads, **kwargs)
+        return render_job(
+            *args,
+            reuse=shared[0],
+            limits=settings.render_limits,
+            encoder_threads=settings.render_threads,
+            **kwargs,
+        )
 
     return render
 

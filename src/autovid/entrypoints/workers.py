@@ -92,7 +92,7 @@ def with_core_share(settings: Settings, count: int) -> Settings:
     on 2 cores, 2 workers, a 100-row batch: ~15 MB less per worker at its peak, no slower)."""
     if settings.render_threads is not None:
         return settings
-    share = max(1, (os.cpu_count() or 1) // max(1, count))
+    share = max(1, (os.cpu_count() or 1) // count)
     return settings.model_copy(update={"render_threads": share})
 
 

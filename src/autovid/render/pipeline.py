@@ -206,8 +206,9 @@ def render(
         inputs = _prepare(spec, assets, speech, workdir, check, meter, timings, limits, probes, video.early)
         captions = _captions(spec, inputs, output_path)
         writer = video.writer or video.start(inputs, captions)
-        threads = encoder_threads
-        plan, mixed = _write(spec, inputs, writer, captions, workdir, check, meter, timings, shared, threads)
+        plan, mixed = _write(
+            spec, inputs, writer, captions, workdir, check, meter, timings, shared, encoder_threads
+        )
     timings["total"] = time.perf_counter() - started
     log.info("rendered %s (%.2f s) in %s", output_path.name, plan.duration_s, _format_timings(timings))
     meter.report("encoding", 100)
